@@ -1,0 +1,90 @@
+"""The schema as SQLAlchemy Core tables. Migrations in `migrations/` create exactly this.
+
+Timestamps are integer milliseconds since the Unix epoch (UTC): identical on SQLite and
+PostgreSQL, cheap to compare, formatted as ISO-8601 only at the HTTP edge.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+app_keys = Table(
+    "app_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("prefix", String(32), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("label", String(200), nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=True),
+    Column("revoked_ms", BigInteger, nullable=True),
+    Column("last_used_ms", BigInteger, nullable=True),
+)
+
+app_key_scopes = Table(
+    "app_key_scopes",
+    metadata,
+    Column("key_id", String(32), ForeignKey("app_keys.id", ondelete="CASCADE"), primary_key=True),
+    Column("app", String(64), primary_key=True),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("app", String(64), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("title", String(200), nullable=True),
+    Column("title_manual", Boolean, nullable=False, default=False),
+    Column("archived", Boolean, nullable=False, default=False),
+    Column("status", String(16), nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires_ms", BigInteger, nullable=True),
+    Column("wallet_address", String(42), nullable=True),
+    Column("chain_id", BigInteger, nullable=True),
+    Column("user_state", Text, nullable=True),
+    Column("client_id", String(200), nullable=True),
+    Column("model_history", Text, nullable=False, default="[]"),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Index("ix_sessions_wallet_updated", "wallet_address", "updated_ms"),
+    Index("ix_sessions_status", "status"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("session_id", String(36), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("id", String(36), nullable=False),
+    Column("sender", String(8), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("tool_topic", Text, nullable=True),
+    Column("tool_content", Text, nullable=True),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("is_streaming", Boolean, nullable=False, default=False),
+)
+
+session_events = Table(
+    "session_events",
+    metadata,
+    Column("session_id", String(36), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("http_delivered", Boolean, nullable=False, default=False),
+    Column("created_ms", BigInteger, nullable=False),
+)

@@ -1,0 +1,81 @@
+"""Domain errors. Each carries an HTTP status and a stable snake_case code; `api/errors.py`
+renders every one of them as ``{"error": {"code", "message"}}``."""
+
+from __future__ import annotations
+
+
+class AomiError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(AomiError):
+    status, code = 400, "invalid_input"
+
+
+class MissingSessionId(AomiError):
+    status, code = 400, "missing_session_id"
+
+
+class InvalidSessionId(AomiError):
+    status, code = 400, "invalid_session_id"
+
+
+class ConflictingKeys(AomiError):
+    status, code = 400, "conflicting_keys"
+
+
+class InvalidUserState(AomiError):
+    status, code = 400, "invalid_user_state"
+
+
+class InvalidAddress(AomiError):
+    status, code = 400, "invalid_address"
+
+
+class KeyInvalid(AomiError):
+    status, code = 401, "invalid_app_key"
+
+
+class KeyRequired(AomiError):
+    status, code = 401, "app_key_required"
+
+
+class KeyNotAuthorized(AomiError):
+    status, code = 403, "app_key_not_authorized"
+
+
+class SessionForbidden(AomiError):
+    status, code = 403, "session_forbidden"
+
+
+class AppNotFound(AomiError):
+    status, code = 404, "app_not_found"
+
+
+class SessionNotFound(AomiError):
+    status, code = 404, "session_not_found"
+
+
+class SessionBusy(AomiError):
+    status, code = 409, "session_busy"
+
+
+class PayloadTooLarge(AomiError):
+    status, code = 413, "payload_too_large"
+
+
+class UnknownModel(AomiError):
+    status, code = 400, "unknown_model"
+
+
+class ManifestError(Exception):
+    """An App manifest is invalid; the message names the file and the field."""
+
+
+class KeyNotFound(Exception):
+    """CLI: no key matches the given id or prefix."""

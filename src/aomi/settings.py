@@ -1,0 +1,108 @@
+"""One typed Settings object: every knob of the server, read from ``AOMI_*`` variables."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger("aomi.settings")
+
+SECRET_FILE_NAME = "aomi-secret.key"
+
+
+class Settings(BaseSettings):
+    """Server settings. Each field is documented in the README settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="AOMI_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("."),
+        description="Directory for the embedded SQLite database and the generated secret key.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL. Default: a SQLite file `aomi.db` in the data directory. "
+        "Use `postgresql+asyncpg://user@host:5432/db` for PostgreSQL.",
+    )
+    apps_dir: Path = Field(
+        default=Path("./apps"),
+        description="Directory scanned for App manifests at `<apps_dir>/<name>/app.toml`.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Secret for App key hashing (HMAC-SHA256). When unset, one is generated once "
+        "and kept in `<data_dir>/aomi-secret.key` (with a warning).",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `aomi serve` listens on.")
+    port: int = Field(default=8080, ge=0, le=65535, description="Port `aomi serve` listens on.")
+    price_api_url: str = Field(
+        default="https://api.coingecko.com/api/v3",
+        description="Base URL of a CoinGecko-compatible price API (used by `get_token_price`).",
+    )
+    max_message_bytes: int = Field(
+        default=32 * 1024, ge=1, description="Largest accepted chat message (UTF-8 bytes); over it: 413."
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1, description="Largest accepted request body; over it: 413."
+    )
+    session_cache_size: int = Field(
+        default=10_000, ge=1, description="Most sessions kept in memory; the least recently used are evicted."
+    )
+    session_idle_seconds: float = Field(
+        default=1800.0, gt=0, description="A session idle in memory this long is evicted (it stays in the database)."
+    )
+    key_cache_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How long a verified App key is trusted from memory before the database is asked again "
+        "(bounds how late another process's revocation is seen).",
+    )
+    lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="A processing session whose owner has not renewed its lease for this long is "
+        "considered orphaned (crash) and marked interrupted.",
+    )
+    stream_flush_seconds: float = Field(
+        default=2.0, gt=0, description="Streamed text in progress is written to the database at least this often."
+    )
+    turn_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="Wall-time limit of one agent turn; over it the turn ends in `error`."
+    )
+    turn_request_limit: int = Field(
+        default=16, ge=1, description="Most model requests in one agent turn; over it the turn ends in `error`."
+    )
+    tool_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="Time limit of one tool call (for example an HTTP price lookup)."
+    )
+    log_level: str = Field(default="info", description="Log level of `aomi serve` (debug, info, warning, error).")
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'aomi.db').resolve()}"
+
+    @cached_property
+    def resolved_secret_key(self) -> bytes:
+        """The key-hashing secret: configured, or generated once and kept in the data directory."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value().encode()
+        path = self.data_dir / SECRET_FILE_NAME
+        if path.exists():
+            return path.read_text().strip().encode()
+        log.warning(
+            "AOMI_SECRET_KEY is not set: generated a secret and kept it in %s. "
+            "Set AOMI_SECRET_KEY in production; losing this file invalidates every App key.",
+            path,
+        )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.write_text(value + "\n")
+        path.chmod(0o600)
+        return value.encode()
