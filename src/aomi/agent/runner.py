@@ -1,0 +1,200 @@
+"""The agent turn (SPEC 5): user message committed, agent run streamed into the session,
+interrupt by cancellation, limits, and the turn's end written in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import httpx
+from pydantic_ai import Agent, AgentRunResultEvent, RunCancelled, RunContext, capture_run_messages
+from pydantic_ai.exceptions import UsageLimitExceeded
+from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, repair_messages
+from pydantic_ai.usage import UsageLimits
+
+from aomi.agent.deps import TurnDeps
+from aomi.agent.models import ModelRegistry
+from aomi.agent.projection import TurnProjection
+from aomi.apps.registry import App, AppRegistry
+from aomi.chain.addresses import chain_name
+from aomi.errors import AomiError, SessionBusy
+from aomi.sessions.manager import SessionManager
+from aomi.sessions.model import SYSTEM_ERROR, Message, Sender, Session, Status
+from aomi.settings import Settings
+from aomi.timeutil import now_ms
+from aomi.tools.registry import tools_for
+
+log = logging.getLogger("aomi.agent")
+
+
+def wallet_context(ctx: RunContext[TurnDeps]) -> str:
+    """The context block: what the agent knows of the user's wallet, fresh for every request."""
+    deps = ctx.deps
+    if deps.wallet_address is None:
+        return "Wallet: none connected."
+    chain = chain_name(deps.chain_id) or "unknown chain"
+    suffix = f" (chain id {deps.chain_id})" if deps.chain_id is not None else ""
+    return f"Wallet: {deps.wallet_address} on {chain}{suffix}."
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        manager: SessionManager,
+        models: ModelRegistry,
+        apps: AppRegistry,
+        settings: Settings,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self.manager = manager
+        self.models = models
+        self.apps = apps
+        self.settings = settings
+        self.http = http
+        self._agents: dict[tuple[str, str], Agent[TurnDeps, str]] = {}
+
+    def _agent(self, app: App, model_label: str) -> Agent[TurnDeps, str]:
+        key = (app.name, model_label)
+        agent = self._agents.get(key)
+        if agent is None:
+            agent = Agent(
+                self.models.get(model_label),
+                deps_type=TurnDeps,
+                output_type=str,
+                instructions=[app.preamble, wallet_context],
+                tools=tools_for(app),
+            )
+            self._agents[key] = agent
+        return agent
+
+    @property
+    def lease_ms(self) -> int:
+        return int(self.settings.lease_seconds * 1000)
+
+    async def start(self, s: Session, text: str) -> None:
+        """Commit the user message and start the turn in the background; SessionBusy if one runs."""
+        if s.is_processing or s.task is not None:
+            raise SessionBusy("a turn is already running in this session; wait for it or interrupt it")
+        before = (s.status, s.lease_owner, s.updated_ms)
+        user_msg = Message(seq=s.next_message_seq(), sender=Sender.USER, content=text)
+        s.status, s.lease_owner, s.updated_ms = Status.PROCESSING, self.manager.owner, now_ms()
+        try:
+            claimed = await self.manager.store.begin_turn(s, user_msg, self.manager.owner, self.lease_ms)
+        except BaseException:
+            s.status, s.lease_owner, s.updated_ms = before
+            raise
+        if not claimed:
+            s.status, s.lease_owner, s.updated_ms = before
+            raise SessionBusy("a turn is already running in this session (on another server)")
+        s.messages.append(user_msg)
+        s.changed()
+        s.task = asyncio.create_task(self._run(s, text), name=f"turn-{s.id}")
+
+    async def interrupt(self, s: Session) -> None:
+        """Cancel the running turn (model call and tools) and wait until its end is written."""
+        task = s.task
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.wait({task})
+
+    async def shutdown(self) -> None:
+        """Interrupt every running turn (graceful stop): their partial answers are kept."""
+        await asyncio.gather(*(self.interrupt(s) for s in self.manager.running()))
+
+    async def _run(self, s: Session, text: str) -> None:
+        proj = TurnProjection(s)
+        status, error = Status.IDLE, None
+        history: list[ModelMessage] | None = None
+        flusher = asyncio.create_task(self._flush_loop(s, proj))
+        try:
+            with capture_run_messages() as captured:
+                try:
+                    history = await self._stream(s, text, proj)
+                except RunCancelled as exc:  # includes RunTimedOut (the turn's wall-time limit)
+                    status, history = Status.ERROR, exc.all_messages()
+                    error = f"The turn took longer than {self.settings.turn_timeout_seconds:g} s and was stopped."
+                except UsageLimitExceeded as exc:
+                    status, history, error = Status.ERROR, list(captured), f"The turn hit a limit: {exc}"
+                except AomiError as exc:
+                    status, error = Status.ERROR, exc.message
+                except Exception as exc:
+                    log.exception("session %s: turn failed", s.id)
+                    status, history = Status.ERROR, list(captured)
+                    error = f"The turn failed: {type(exc).__name__}: {exc}"
+        except asyncio.CancelledError as exc:
+            status = Status.INTERRUPTED
+            cancelled = RunCancelled.from_cancellation(exc)
+            history = cancelled.all_messages() if cancelled is not None else history
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await self._finish(s, proj, status, history, error)
+
+    async def _stream(self, s: Session, text: str, proj: TurnProjection) -> list[ModelMessage]:
+        app = self.apps.get(s.app)
+        if app is None:
+            raise AomiError(f"the session's App {s.app!r} no longer exists")
+        agent = self._agent(app, s.model)
+        deps = TurnDeps(
+            app=app,
+            session_id=s.id,
+            settings=self.settings,
+            http=self.http,
+            wallet_address=s.wallet_address,
+            chain_id=s.chain_id,
+        )
+        prior = repair_messages(ModelMessagesTypeAdapter.validate_json(s.model_history))
+        limits = UsageLimits(request_limit=self.settings.turn_request_limit)
+        result: list[ModelMessage] = []
+        async with agent.run_stream_events(
+            text,
+            message_history=prior,
+            deps=deps,
+            usage_limits=limits,
+            timeout=self.settings.turn_timeout_seconds,
+        ) as events:
+            async for event in events:
+                if isinstance(event, AgentRunResultEvent):
+                    result = event.result.all_messages()
+                    continue
+                proj.handle(event)
+                done = proj.take_completed()
+                if done:
+                    await self.manager.save_messages(s, done)
+        return result
+
+    async def _flush_loop(self, s: Session, proj: TurnProjection) -> None:
+        """Streamed text in progress reaches the database at least every stream_flush_seconds."""
+        while True:
+            await asyncio.sleep(self.settings.stream_flush_seconds)
+            msg = proj.take_streaming()
+            if msg is not None:
+                try:
+                    await self.manager.save_messages(s, [msg])
+                except Exception:  # a failed flush is retried on the next tick and at turn end
+                    log.exception("session %s: flushing streamed text failed", s.id)
+                    proj.text_dirty = True
+
+    async def _finish(
+        self, s: Session, proj: TurnProjection, status: Status, history: list[ModelMessage] | None, error: Any
+    ) -> None:
+        proj.close_all()
+        if history:
+            s.model_history = ModelMessagesTypeAdapter.dump_json(history)
+        s.updated_ms = now_ms()
+        try:
+            # Written before memory says so: a client that sees the turn end can send at once.
+            await self.manager.store.finish_turn(s, proj.take_completed(), status)
+        except Exception:
+            log.exception("session %s: writing the end of the turn failed", s.id)
+        s.status, s.lease_owner, s.lease_expires_ms, s.task = status, None, None, None
+        s.changed()
+        if error is not None:
+            try:
+                await self.manager.add_event(s, SYSTEM_ERROR, error)
+            except Exception:
+                log.exception("session %s: recording the turn's error failed", s.id)

@@ -1,0 +1,119 @@
+"""The FastAPI application: services wired in a lifespan, routers, error handlers, `serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aomi import __version__
+from aomi.agent.models import ModelRegistry, default_model_registry
+from aomi.agent.runner import TurnRunner
+from aomi.api import chat, health
+from aomi.api.auth import Authorizer
+from aomi.api.errors import install_error_handlers
+from aomi.api.limits import BodyLimitMiddleware
+from aomi.apps.registry import AppRegistry, load_registry
+from aomi.db.engine import create_engine, upgrade
+from aomi.keys.store import KeyStore
+from aomi.keys.verify import KeyVerifier
+from aomi.sessions.manager import SessionManager
+from aomi.sessions.store import SessionStore
+from aomi.settings import Settings
+
+log = logging.getLogger("aomi.server")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    apps: AppRegistry
+    keys: KeyStore
+    verifier: KeyVerifier
+    auth: Authorizer
+    manager: SessionManager
+    runner: TurnRunner
+    http: httpx.AsyncClient
+
+
+async def _maintenance(services: Services) -> None:
+    """Lease renewal, orphan recovery, idle eviction and last-used flushing, on one timer."""
+    settings = services.settings
+    interval = min(settings.lease_seconds / 3, 5.0)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await services.manager.store.renew_leases(services.manager.owner, services.runner.lease_ms)
+            await services.manager.recover_orphans()
+            services.manager.evict()
+            await services.verifier.flush_last_used()
+        except Exception:
+            log.exception("maintenance pass failed; retrying in %.1f s", interval)
+
+
+def create_app(settings: Settings | None = None, *, models: ModelRegistry | None = None) -> FastAPI:
+    """Build the application. App manifests are loaded here, so a bad one stops start-up at once."""
+    settings = settings or Settings()
+    models = models or default_model_registry()
+    apps = load_registry(settings.apps_dir, models.labels())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.resolved_database_url)
+        await upgrade(engine)
+        secret = settings.resolved_secret_key
+        keys = KeyStore(engine, secret)
+        verifier = KeyVerifier(keys, secret, settings.key_cache_seconds)
+        manager = SessionManager(
+            SessionStore(engine),
+            owner=uuid.uuid4().hex,
+            cache_size=settings.session_cache_size,
+            idle_seconds=settings.session_idle_seconds,
+        )
+        http = httpx.AsyncClient(timeout=settings.tool_timeout_seconds)
+        runner = TurnRunner(manager, models, apps, settings, http)
+        services = Services(settings, engine, apps, keys, verifier, Authorizer(apps, verifier), manager, runner, http)
+        app.state.services = services
+        recovered = await manager.recover_orphans()
+        if recovered:
+            log.warning("marked %d orphaned turn(s) interrupted", recovered)
+        maintenance = asyncio.create_task(_maintenance(services))
+        try:
+            yield
+        finally:
+            maintenance.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await maintenance
+            await runner.shutdown()
+            await verifier.flush_last_used()
+            await http.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Aomi server",
+        version=__version__,
+        description="Self-hostable backend for web3 AI assistants.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(chat.router)
+    return app
+
+
+def serve(settings: Settings) -> None:
+    """Run the server in this process (``aomi serve``)."""
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())

@@ -1,0 +1,148 @@
+"""In-memory session state and its snapshot, the JSON clients poll."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import pydantic_core
+
+from aomi.sessions.user_state import UserState
+from aomi.timeutil import iso_ms, now_ms
+
+DEFAULT_TITLE = "New Chat"
+
+
+class Status(StrEnum):
+    IDLE = "idle"
+    PROCESSING = "processing"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+
+
+class Sender(StrEnum):
+    USER = "user"
+    AGENT = "agent"
+    SYSTEM = "system"
+
+
+# SystemEvent kinds (SPEC 4.1). HTTP-kind events are delivered once through snapshots.
+INLINE_CALL, SYSTEM_NOTICE, SYSTEM_ERROR, ASYNC_CALLBACK = "InlineCall", "SystemNotice", "SystemError", "AsyncCallback"
+HTTP_EVENT_KINDS = frozenset({INLINE_CALL, SYSTEM_ERROR})
+
+
+@dataclass
+class Message:
+    seq: int
+    sender: Sender
+    content: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    tool_result: tuple[str, str] | None = None
+    timestamp_ms: int = field(default_factory=now_ms)
+    is_streaming: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "sender": self.sender.value,
+            "content": self.content,
+            "tool_result": list(self.tool_result) if self.tool_result is not None else None,
+            "timestamp": iso_ms(self.timestamp_ms),
+            "is_streaming": self.is_streaming,
+        }
+
+
+@dataclass
+class Event:
+    """One entry of a session's append-only event log."""
+
+    seq: int
+    kind: str
+    payload: Any
+    created_ms: int = field(default_factory=now_ms)
+    http_delivered: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {self.kind: self.payload}
+
+
+@dataclass(eq=False)
+class Session:
+    id: str
+    app: str
+    model: str
+    title: str | None = DEFAULT_TITLE
+    title_manual: bool = False
+    archived: bool = False
+    status: Status = Status.IDLE
+    user_state: UserState | None = None
+    client_id: str | None = None
+    model_history: bytes = b"[]"
+    created_ms: int = field(default_factory=now_ms)
+    updated_ms: int = field(default_factory=now_ms)
+    messages: list[Message] = field(default_factory=list)
+    pending_events: list[Event] = field(default_factory=list)
+    last_event_seq: int = 0
+    lease_owner: str | None = None
+    lease_expires_ms: int | None = None
+    # Runtime only, never persisted.
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+    last_access: float = field(default_factory=time.monotonic, repr=False)
+    _snapshot: bytes | None = field(default=None, repr=False)
+
+    @property
+    def wallet_address(self) -> str | None:
+        return self.user_state["address"] if self.user_state else None
+
+    @property
+    def chain_id(self) -> int | None:
+        value = self.user_state.get("chain_id") if self.user_state else None
+        return int(value) if value is not None else None
+
+    @property
+    def is_processing(self) -> bool:
+        return self.status is Status.PROCESSING
+
+    def changed(self) -> None:
+        """Call after any change that a snapshot shows: the cached snapshot is dropped."""
+        self._snapshot = None
+
+    def next_message_seq(self) -> int:
+        return len(self.messages)
+
+    def snapshot(self) -> bytes:
+        """The snapshot as JSON bytes, serialized once per change.
+
+        Undelivered HTTP-kind events are included; the caller marks them delivered.
+        """
+        if self._snapshot is None or self.pending_events:
+            body = {
+                "messages": [m.to_json() for m in self.messages],
+                "system_events": [e.to_json() for e in self.pending_events],
+                "title": self.title,
+                "is_processing": self.is_processing,
+                "status": self.status.value,
+                "user_state": self.user_state,
+            }
+            data = pydantic_core.to_json(body)
+            if self.pending_events:
+                return data
+            self._snapshot = data
+        return self._snapshot
+
+
+def empty_snapshot() -> bytes:
+    return pydantic_core.to_json(
+        {
+            "messages": [],
+            "system_events": [],
+            "title": None,
+            "is_processing": False,
+            "status": Status.IDLE.value,
+            "user_state": None,
+        }
+    )

@@ -1,0 +1,244 @@
+"""Session persistence: the only module that reads or writes session rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from aomi.db import tables as t
+from aomi.sessions.model import HTTP_EVENT_KINDS, Event, Message, Sender, Session, Status
+from aomi.timeutil import now_ms
+
+
+def _message_row(session_id: str, m: Message) -> dict[str, Any]:
+    return {
+        "session_id": session_id,
+        "seq": m.seq,
+        "id": m.id,
+        "sender": m.sender.value,
+        "content": m.content,
+        "tool_topic": m.tool_result[0] if m.tool_result else None,
+        "tool_content": m.tool_result[1] if m.tool_result else None,
+        "timestamp_ms": m.timestamp_ms,
+        "is_streaming": m.is_streaming,
+    }
+
+
+def _message(row: Row[Any]) -> Message:
+    tool = (row.tool_topic, row.tool_content or "") if row.tool_topic is not None else None
+    return Message(
+        seq=row.seq,
+        id=row.id,
+        sender=Sender(row.sender),
+        content=row.content,
+        tool_result=tool,
+        timestamp_ms=row.timestamp_ms,
+        is_streaming=row.is_streaming,
+    )
+
+
+def _event(row: Row[Any]) -> Event:
+    return Event(
+        seq=row.seq,
+        kind=row.kind,
+        payload=json.loads(row.payload),
+        created_ms=row.created_ms,
+        http_delivered=row.http_delivered,
+    )
+
+
+def _session_values(s: Session) -> dict[str, Any]:
+    """Columns a session row holds, from the in-memory session."""
+    return {
+        "app": s.app,
+        "model": s.model,
+        "title": s.title,
+        "title_manual": s.title_manual,
+        "archived": s.archived,
+        "status": s.status.value,
+        "wallet_address": s.wallet_address,
+        "chain_id": s.chain_id,
+        "user_state": json.dumps(s.user_state) if s.user_state is not None else None,
+        "client_id": s.client_id,
+        "updated_ms": s.updated_ms,
+    }
+
+
+class SessionStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    async def load(self, session_id: str) -> Session | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(t.sessions).where(t.sessions.c.id == session_id))).first()
+            if row is None:
+                return None
+            msgs = await conn.execute(
+                select(t.messages).where(t.messages.c.session_id == session_id).order_by(t.messages.c.seq)
+            )
+            pending = await conn.execute(
+                select(t.session_events)
+                .where(
+                    t.session_events.c.session_id == session_id,
+                    t.session_events.c.kind.in_(HTTP_EVENT_KINDS),
+                    t.session_events.c.http_delivered.is_(False),
+                )
+                .order_by(t.session_events.c.seq)
+            )
+            last_seq = await conn.scalar(
+                select(func.max(t.session_events.c.seq)).where(t.session_events.c.session_id == session_id)
+            )
+            return Session(
+                id=row.id,
+                app=row.app,
+                model=row.model,
+                title=row.title,
+                title_manual=row.title_manual,
+                archived=row.archived,
+                status=Status(row.status),
+                user_state=json.loads(row.user_state) if row.user_state else None,
+                client_id=row.client_id,
+                model_history=row.model_history.encode(),
+                created_ms=row.created_ms,
+                updated_ms=row.updated_ms,
+                messages=[_message(r) for r in msgs],
+                pending_events=[_event(r) for r in pending],
+                last_event_seq=last_seq or 0,
+                lease_owner=row.lease_owner,
+                lease_expires_ms=row.lease_expires_ms,
+            )
+
+    async def create(self, s: Session) -> bool:
+        """Insert a new session; False when the id exists already (another request won)."""
+        stmt = (
+            self._insert(t.sessions)
+            .values(id=s.id, created_ms=s.created_ms, model_history="[]", **_session_values(s))
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        async with self.engine.begin() as conn:
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def save(self, s: Session, *, model_history: bool = False) -> None:
+        values = _session_values(s)
+        if model_history:
+            values["model_history"] = s.model_history.decode()
+        async with self.engine.begin() as conn:
+            await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
+
+    async def begin_turn(self, s: Session, user_message: Message, owner: str, lease_ms: int) -> bool:
+        """Claim the session for a turn and commit the user message, atomically.
+
+        False when another owner holds a live lease on a processing session (nothing written).
+        """
+        now = now_ms()
+        values = _session_values(s)
+        values.update(status=Status.PROCESSING.value, lease_owner=owner, lease_expires_ms=now + lease_ms)
+        async with self.engine.begin() as conn:
+            claimed = await conn.execute(
+                update(t.sessions)
+                .where(
+                    t.sessions.c.id == s.id,
+                    or_(
+                        t.sessions.c.status != Status.PROCESSING.value,
+                        t.sessions.c.lease_expires_ms.is_(None),
+                        t.sessions.c.lease_expires_ms < now,
+                    ),
+                )
+                .values(**values)
+            )
+            if not claimed.rowcount:
+                return False
+            await conn.execute(t.messages.insert().values(**_message_row(s.id, user_message)))
+        return True
+
+    async def finish_turn(self, s: Session, changed: Iterable[Message], status: Status) -> None:
+        """Write the turn's end: status, model history, final message contents; release the lease."""
+        values = _session_values(s)
+        values.update(
+            status=status.value, model_history=s.model_history.decode(), lease_owner=None, lease_expires_ms=None
+        )
+        async with self.engine.begin() as conn:
+            await self._upsert_messages(conn, s.id, changed)
+            await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
+
+    async def upsert_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
+        async with self.engine.begin() as conn:
+            await self._upsert_messages(conn, session_id, msgs)
+
+    async def _upsert_messages(self, conn: AsyncConnection, session_id: str, msgs: Iterable[Message]) -> None:
+        rows = [_message_row(session_id, m) for m in msgs]
+        if not rows:
+            return
+        stmt = self._insert(t.messages)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["session_id", "seq"],
+            set_={
+                "content": stmt.excluded.content,
+                "tool_topic": stmt.excluded.tool_topic,
+                "tool_content": stmt.excluded.tool_content,
+                "is_streaming": stmt.excluded.is_streaming,
+            },
+        )
+        await conn.execute(stmt, rows)
+
+    async def append_event(self, session_id: str, event: Event) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                t.session_events.insert().values(
+                    session_id=session_id,
+                    seq=event.seq,
+                    kind=event.kind,
+                    payload=json.dumps(event.payload),
+                    http_delivered=event.http_delivered,
+                    created_ms=event.created_ms,
+                )
+            )
+
+    async def mark_delivered(self, session_id: str, seqs: Sequence[int]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(t.session_events)
+                .where(t.session_events.c.session_id == session_id, t.session_events.c.seq.in_(seqs))
+                .values(http_delivered=True)
+            )
+
+    async def renew_leases(self, owner: str, lease_ms: int) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(t.sessions)
+                .where(t.sessions.c.lease_owner == owner, t.sessions.c.status == Status.PROCESSING.value)
+                .values(lease_expires_ms=now_ms() + lease_ms)
+            )
+
+    async def claim_orphan(self, session_id: str) -> bool:
+        """Mark a processing session with an expired lease interrupted; False if it is not (or no more) one."""
+        now = now_ms()
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(t.sessions)
+                .where(
+                    t.sessions.c.id == session_id,
+                    t.sessions.c.status == Status.PROCESSING.value,
+                    or_(t.sessions.c.lease_expires_ms.is_(None), t.sessions.c.lease_expires_ms < now),
+                )
+                .values(status=Status.INTERRUPTED.value, lease_owner=None, lease_expires_ms=None, updated_ms=now)
+            )
+        return bool(result.rowcount)
+
+    async def orphaned_ids(self) -> list[str]:
+        """Processing sessions whose owner stopped renewing its lease (crash, kill, lost host)."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(t.sessions.c.id).where(
+                    t.sessions.c.status == Status.PROCESSING.value,
+                    or_(t.sessions.c.lease_expires_ms.is_(None), t.sessions.c.lease_expires_ms < now_ms()),
+                )
+            )
+            return [r.id for r in rows]

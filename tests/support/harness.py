@@ -1,0 +1,124 @@
+"""An in-process server for API tests: the real app and lifespan, driven through httpx's ASGI transport."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic_ai.messages import ModelMessage
+from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
+
+from aomi.agent.models import ModelRegistry, default_model_registry
+from aomi.server import Services, create_app
+from aomi.settings import Settings
+
+
+class SlowModel:
+    """A FunctionModel that streams a partial answer, then waits until released or cancelled."""
+
+    def __init__(self, partial: str = "Partial answer", rest: str = " and the rest.") -> None:
+        self.partial, self.rest = partial, rest
+        self.release = asyncio.Event()
+        self.started = asyncio.Event()
+        self.cancelled = False
+        self.model = FunctionModel(self._respond, stream_function=self._stream, model_name="slow")
+
+    def _respond(self, messages: list[ModelMessage], info: AgentInfo) -> Any:
+        raise AssertionError("the server streams turns")
+
+    async def _stream(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | dict[int, DeltaToolCall]]:
+        yield self.partial
+        self.started.set()
+        try:
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        yield self.rest
+
+
+def write_app(apps_dir: Path, name: str, *, public: bool = False, models: tuple[str, ...] = ("offline",),
+              tools: tuple[str, ...] = ("get_token_price",)) -> None:
+    app_dir = apps_dir / name
+    app_dir.mkdir(parents=True, exist_ok=True)
+    allowed = ", ".join(f'"{m}"' for m in models)
+    tool_list = ", ".join(f'"{t}"' for t in tools)
+    (app_dir / "app.toml").write_text(
+        f'name = "{name}"\ndescription = "test App {name}"\npublic = {str(public).lower()}\n'
+        f'preamble = "You are {name}."\ntools = [{tool_list}]\n'
+        f'[models]\ndefault = "{models[0]}"\nallowed = [{allowed}]\n'
+    )
+
+
+@dataclass
+class Harness:
+    client: httpx.AsyncClient
+    services: Services
+    settings: Settings
+
+    async def issue_key(self, *apps: str, expires_ms: int | None = None) -> str:
+        issued = await self.services.keys.create(list(apps), expires_ms=expires_ms)
+        return issued.key
+
+    async def chat(self, sid: str, message: str, *, app: str | None = None, key: str | None = None,
+                   **params: str) -> httpx.Response:
+        query: dict[str, str] = {"message": message, **params}
+        if app is not None:
+            query["app"] = app
+        return await self.client.post("/api/chat", params=query, headers=headers(sid, key))
+
+    async def state(self, sid: str, *, app: str | None = None, key: str | None = None,
+                    **params: str) -> httpx.Response:
+        query = dict(params)
+        if app is not None:
+            query["app"] = app
+        return await self.client.get("/api/state", params=query, headers=headers(sid, key))
+
+    async def wait_idle(self, sid: str, *, app: str | None = None, key: str | None = None,
+                        timeout: float = 10.0) -> dict[str, Any]:
+        return await poll(lambda: self.state(sid, app=app, key=key),
+                          lambda body: not body["is_processing"], timeout)
+
+
+def headers(sid: str | None, key: str | None = None) -> dict[str, str]:
+    h: dict[str, str] = {}
+    if sid is not None:
+        h["X-Session-Id"] = sid
+    if key is not None:
+        h["AOMI-APP-KEY"] = key
+    return h
+
+
+async def poll(fetch: Callable[[], Awaitable[httpx.Response]], done: Callable[[dict[str, Any]], bool],
+               timeout: float = 10.0) -> dict[str, Any]:
+    """Poll until ``done(body)`` holds; fail with the last body at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = await fetch()
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        if done(body):
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached in {timeout} s; last body: {body}")
+        await asyncio.sleep(0.01)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@asynccontextmanager
+async def running(settings: Settings, models: ModelRegistry | None = None) -> AsyncIterator[Harness]:
+    app = create_app(settings, models=models or default_model_registry())
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://aomi.test") as client:
+            yield Harness(client, app.state.services, settings)
