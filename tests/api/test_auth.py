@@ -77,7 +77,8 @@ async def test_key_with_several_apps_and_public_apps(server: Harness) -> None:
 async def test_namespace_and_x_api_key_aliases(server: Harness) -> None:
     key = await server.issue_key("mycoindex")
     r = await server.client.post(
-        "/api/chat", params={"message": "hi", "namespace": "mycoindex"},
+        "/api/chat",
+        params={"message": "hi", "namespace": "mycoindex"},
         headers={"X-Session-Id": new_id(), "X-API-Key": key},
     )
     assert r.status_code == 200
@@ -98,8 +99,10 @@ async def test_session_of_another_app_is_403(server: Harness) -> None:
     sid = new_id()
     assert (await server.chat(sid, "hi", app="other", key=theirs)).status_code == 200
     await server.wait_idle(sid, app="other", key=theirs)
-    for r in (await server.chat(sid, "hi", app="mycoindex", key=mine),
-              await server.state(sid, app="mycoindex", key=mine)):
+    for r in (
+        await server.chat(sid, "hi", app="mycoindex", key=mine),
+        await server.state(sid, app="mycoindex", key=mine),
+    ):
         assert r.status_code == 403
         assert r.json()["error"]["code"] == "session_forbidden"
 

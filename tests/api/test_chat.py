@@ -13,7 +13,9 @@ from tests.support.harness import Harness, SlowModel, headers, new_id, running
 from tests.support.price_server import FakePriceApi
 
 
-async def test_chat_returns_snapshot_with_user_message_and_processing(server: Harness, slow: SlowModel) -> None:
+async def test_chat_returns_snapshot_with_user_message_and_processing(
+    server: Harness, slow: SlowModel
+) -> None:
     sid = new_id()
     r = await server.chat(sid, "hello there", app="openapp")
     assert r.status_code == 200
@@ -24,7 +26,11 @@ async def test_chat_returns_snapshot_with_user_message_and_processing(server: Ha
     assert body["status"] == "processing"
     user = body["messages"][0]
     assert (user["sender"], user["content"], user["tool_result"], user["is_streaming"]) == (
-        "user", "hello there", None, False)
+        "user",
+        "hello there",
+        None,
+        False,
+    )
     assert user["timestamp"].endswith("Z") and len(user["timestamp"]) == 24
 
 
@@ -71,7 +77,9 @@ async def test_price_tool_error_is_answered(server: Harness, price_api: FakePric
     assert "500" in body["messages"][-1]["content"] or "could not" in body["messages"][-1]["content"].lower()
 
 
-async def test_second_message_during_a_turn_is_409_and_stores_nothing(server: Harness, slow: SlowModel) -> None:
+async def test_second_message_during_a_turn_is_409_and_stores_nothing(
+    server: Harness, slow: SlowModel
+) -> None:
     key = await server.issue_key("slowapp")
     sid = new_id()
     await server.chat(sid, "one", app="slowapp", key=key)
@@ -85,7 +93,9 @@ async def test_second_message_during_a_turn_is_409_and_stores_nothing(server: Ha
     assert body["messages"][-1]["content"] == "Partial answer and the rest."
 
 
-async def test_interrupt_cancels_the_turn_and_keeps_the_partial_answer(server: Harness, slow: SlowModel) -> None:
+async def test_interrupt_cancels_the_turn_and_keeps_the_partial_answer(
+    server: Harness, slow: SlowModel
+) -> None:
     key = await server.issue_key("slowapp")
     sid = new_id()
     await server.chat(sid, "tell me a long story", app="slowapp", key=key)
@@ -119,8 +129,14 @@ async def test_state_of_unknown_session_is_empty_and_creates_nothing(server: Har
     sid = new_id()
     r = await server.state(sid)
     assert r.status_code == 200
-    assert r.json() == {"messages": [], "system_events": [], "title": None, "is_processing": False,
-                        "status": "idle", "user_state": None}
+    assert r.json() == {
+        "messages": [],
+        "system_events": [],
+        "title": None,
+        "is_processing": False,
+        "status": "idle",
+        "user_state": None,
+    }
     assert await server.services.manager.store.load(sid) is None
 
 
@@ -140,24 +156,29 @@ async def test_empty_and_oversize_messages(server: Harness) -> None:
 
 async def test_body_over_the_limit_is_413(server: Harness) -> None:
     body = b'{"message": "' + b"a" * (server.settings.max_body_bytes + 10) + b'"}'
-    r = await server.client.post("/api/chat", content=body, headers={**headers(new_id()),
-                                                                      "content-type": "application/json"})
+    r = await server.client.post(
+        "/api/chat", content=body, headers={**headers(new_id()), "content-type": "application/json"}
+    )
     assert r.status_code == 413
 
 
 async def test_chat_fields_from_a_json_body(server: Harness) -> None:
     key = await server.issue_key("mycoindex")
     sid = new_id()
-    r = await server.client.post("/api/chat", json={"message": "hi from body", "app": "mycoindex"},
-                                 headers=headers(sid, key))
+    r = await server.client.post(
+        "/api/chat", json={"message": "hi from body", "app": "mycoindex"}, headers=headers(sid, key)
+    )
     assert r.status_code == 200
     assert r.json()["messages"][0]["content"] == "hi from body"
-    bad = await server.client.post("/api/chat", content=b"{not json", headers={
-        **headers(sid, key), "content-type": "application/json"})
+    bad = await server.client.post(
+        "/api/chat", content=b"{not json", headers={**headers(sid, key), "content-type": "application/json"}
+    )
     assert bad.status_code == 400
 
 
-async def test_restart_keeps_every_session(server: Harness, api_settings: object, models: ModelRegistry) -> None:
+async def test_restart_keeps_every_session(
+    server: Harness, api_settings: object, models: ModelRegistry
+) -> None:
     sids = [new_id() for _ in range(3)]
     for i, sid in enumerate(sids):
         await server.chat(sid, f"message {i}")

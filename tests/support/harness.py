@@ -33,7 +33,9 @@ class SlowModel:
     def _respond(self, messages: list[ModelMessage], info: AgentInfo) -> Any:
         raise AssertionError("the server streams turns")
 
-    async def _stream(self, messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | dict[int, DeltaToolCall]]:
+    async def _stream(
+        self, messages: list[ModelMessage], info: AgentInfo
+    ) -> AsyncIterator[str | dict[int, DeltaToolCall]]:
         yield self.partial
         self.started.set()
         try:
@@ -44,8 +46,14 @@ class SlowModel:
         yield self.rest
 
 
-def write_app(apps_dir: Path, name: str, *, public: bool = False, models: tuple[str, ...] = ("offline",),
-              tools: tuple[str, ...] = ("get_token_price",)) -> None:
+def write_app(
+    apps_dir: Path,
+    name: str,
+    *,
+    public: bool = False,
+    models: tuple[str, ...] = ("offline",),
+    tools: tuple[str, ...] = ("get_token_price",),
+) -> None:
     app_dir = apps_dir / name
     app_dir.mkdir(parents=True, exist_ok=True)
     allowed = ", ".join(f'"{m}"' for m in models)
@@ -67,24 +75,28 @@ class Harness:
         issued = await self.services.keys.create(list(apps), expires_ms=expires_ms)
         return issued.key
 
-    async def chat(self, sid: str, message: str, *, app: str | None = None, key: str | None = None,
-                   **params: str) -> httpx.Response:
+    async def chat(
+        self, sid: str, message: str, *, app: str | None = None, key: str | None = None, **params: str
+    ) -> httpx.Response:
         query: dict[str, str] = {"message": message, **params}
         if app is not None:
             query["app"] = app
         return await self.client.post("/api/chat", params=query, headers=headers(sid, key))
 
-    async def state(self, sid: str, *, app: str | None = None, key: str | None = None,
-                    **params: str) -> httpx.Response:
+    async def state(
+        self, sid: str, *, app: str | None = None, key: str | None = None, **params: str
+    ) -> httpx.Response:
         query = dict(params)
         if app is not None:
             query["app"] = app
         return await self.client.get("/api/state", params=query, headers=headers(sid, key))
 
-    async def wait_idle(self, sid: str, *, app: str | None = None, key: str | None = None,
-                        timeout: float = 10.0) -> dict[str, Any]:
-        return await poll(lambda: self.state(sid, app=app, key=key),
-                          lambda body: not body["is_processing"], timeout)
+    async def wait_idle(
+        self, sid: str, *, app: str | None = None, key: str | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        return await poll(
+            lambda: self.state(sid, app=app, key=key), lambda body: not body["is_processing"], timeout
+        )
 
 
 def headers(sid: str | None, key: str | None = None) -> dict[str, str]:
@@ -96,8 +108,11 @@ def headers(sid: str | None, key: str | None = None) -> dict[str, str]:
     return h
 
 
-async def poll(fetch: Callable[[], Awaitable[httpx.Response]], done: Callable[[dict[str, Any]], bool],
-               timeout: float = 10.0) -> dict[str, Any]:
+async def poll(
+    fetch: Callable[[], Awaitable[httpx.Response]],
+    done: Callable[[dict[str, Any]], bool],
+    timeout: float = 10.0,
+) -> dict[str, Any]:
     """Poll until ``done(body)`` holds; fail with the last body at the deadline."""
     deadline = time.monotonic() + timeout
     while True:

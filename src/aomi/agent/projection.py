@@ -84,15 +84,15 @@ class TurnProjection:
         elif isinstance(event, FunctionToolCallEvent):
             self.close_text()
             call = event.part
-            msg = self._append(self._new("", (tool_topic(call), "")))
-            self._tools[call.tool_call_id] = msg
-            self._completed.append(msg)  # committed at once so a crash still shows the call
+            call_msg = self._append(self._new("", (tool_topic(call), "")))
+            self._tools[call.tool_call_id] = call_msg
+            self._completed.append(call_msg)  # committed at once so a crash still shows the call
         elif isinstance(event, FunctionToolResultEvent):
-            msg = self._tools.pop(event.tool_call_id, None)
-            if msg is not None and msg.tool_result is not None:
-                msg.tool_result = (msg.tool_result[0], _result_text(event.part.content))
-                msg.is_streaming = False
-                self._completed.append(msg)
+            done = self._tools.pop(event.tool_call_id, None)
+            if done is not None and done.tool_result is not None:
+                done.tool_result = (done.tool_result[0], _result_text(event.part.content))
+                done.is_streaming = False
+                self._completed.append(done)
                 self.session.changed()
 
     def close_all(self) -> None:

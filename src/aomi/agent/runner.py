@@ -115,7 +115,9 @@ class TurnRunner:
                     history = await self._stream(s, text, proj)
                 except RunCancelled as exc:  # includes RunTimedOut (the turn's wall-time limit)
                     status, history = Status.ERROR, exc.all_messages()
-                    error = f"The turn took longer than {self.settings.turn_timeout_seconds:g} s and was stopped."
+                    error = (
+                        f"The turn took longer than {self.settings.turn_timeout_seconds:g} s and was stopped."
+                    )
                 except UsageLimitExceeded as exc:
                     status, history, error = Status.ERROR, list(captured), f"The turn hit a limit: {exc}"
                 except AomiError as exc:

@@ -16,7 +16,9 @@ from aomi.sessions.user_state import UserState, bind_public_key, parse_user_stat
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
-SNAPSHOT_DOC = {200: {"description": "The session snapshot: messages, system_events, title, status, user_state"}}
+SNAPSHOT_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The session snapshot: messages, system_events, title, status, user_state"}
+}
 
 
 @dataclass

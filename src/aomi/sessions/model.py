@@ -31,7 +31,12 @@ class Sender(StrEnum):
 
 
 # SystemEvent kinds (SPEC 4.1). HTTP-kind events are delivered once through snapshots.
-INLINE_CALL, SYSTEM_NOTICE, SYSTEM_ERROR, ASYNC_CALLBACK = "InlineCall", "SystemNotice", "SystemError", "AsyncCallback"
+INLINE_CALL, SYSTEM_NOTICE, SYSTEM_ERROR, ASYNC_CALLBACK = (
+    "InlineCall",
+    "SystemNotice",
+    "SystemError",
+    "AsyncCallback",
+)
 HTTP_EVENT_KINDS = frozenset({INLINE_CALL, SYSTEM_ERROR})
 
 

@@ -162,7 +162,10 @@ class SessionStore:
         """Write the turn's end: status, model history, final message contents; release the lease."""
         values = _session_values(s)
         values.update(
-            status=status.value, model_history=s.model_history.decode(), lease_owner=None, lease_expires_ms=None
+            status=status.value,
+            model_history=s.model_history.decode(),
+            lease_owner=None,
+            lease_expires_ms=None,
         )
         async with self.engine.begin() as conn:
             await self._upsert_messages(conn, s.id, changed)
@@ -218,7 +221,7 @@ class SessionStore:
             )
 
     async def claim_orphan(self, session_id: str) -> bool:
-        """Mark a processing session with an expired lease interrupted; False if it is not (or no more) one."""
+        """Mark a processing session with an expired lease interrupted; False if it no longer is one."""
         now = now_ms()
         async with self.engine.begin() as conn:
             result = await conn.execute(
@@ -228,7 +231,9 @@ class SessionStore:
                     t.sessions.c.status == Status.PROCESSING.value,
                     or_(t.sessions.c.lease_expires_ms.is_(None), t.sessions.c.lease_expires_ms < now),
                 )
-                .values(status=Status.INTERRUPTED.value, lease_owner=None, lease_expires_ms=None, updated_ms=now)
+                .values(
+                    status=Status.INTERRUPTED.value, lease_owner=None, lease_expires_ms=None, updated_ms=now
+                )
             )
         return bool(result.rowcount)
 

@@ -67,7 +67,7 @@ def parse_user_state(raw: str | dict[str, Any]) -> UserState | None:
 
 
 def bind_public_key(state: UserState | None, public_key: str) -> UserState:
-    """Bind a wallet from ``public_key``: keeps the chain of the current state when the address is the same."""
+    """Bind a wallet from ``public_key``, keeping the current chain when the address is unchanged."""
     address = normalize_address(public_key)
     if state is not None and state["address"] == address:
         return state

@@ -1,0 +1,200 @@
+"""End to end: a real `aomi serve` process, the README's seed flow with curl, restart, long URLs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import TEST_SECRET
+from tests.support.fixtures import price_api
+from tests.support.price_server import FakePriceApi
+
+__all__ = ["price_api"]
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+AOMI = str(Path(sys.executable).parent / "aomi")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
+        self.env, self.port, self.log = env, port, log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.startup_seconds = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        started = time.monotonic()
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([AOMI, "serve"], env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = started + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).text == "OK":
+                    self.startup_seconds = time.monotonic() - started
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise AssertionError(f"server did not start: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        self.proc = None
+
+
+@pytest.fixture
+def env(tmp_path: Path, database_url: str, price_api: FakePriceApi) -> dict[str, str]:
+    apps = tmp_path / "apps"
+    shutil.copytree(ROOT / "examples" / "apps" / "mycoindex", apps / "mycoindex")
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AOMI_")}
+    return {
+        **base,
+        "AOMI_DATA_DIR": str(tmp_path),
+        "AOMI_APPS_DIR": str(apps),
+        "AOMI_DATABASE_URL": database_url,
+        "AOMI_SECRET_KEY": TEST_SECRET,
+        "AOMI_PRICE_API_URL": price_api.url,
+        "AOMI_PORT": str(_free_port()),
+        "AOMI_LOG_LEVEL": "warning",
+    }
+
+
+@pytest.fixture
+def server(env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
+    proc = ServerProcess(env, int(env["AOMI_PORT"]), tmp_path / "server.log")
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def _issue_key(env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [AOMI, "keys", "create", "--app", "mycoindex", "--slug", "mcd", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    issued: dict[str, Any] = json.loads(out.stdout)
+    return issued
+
+
+def _curl(*args: str) -> tuple[int, dict[str, Any]]:
+    out = subprocess.run(
+        ["curl", "-sS", "-w", "\n%{http_code}", *args], capture_output=True, text=True, check=True, timeout=30
+    )
+    body, _, code = out.stdout.rpartition("\n")
+    return int(code), json.loads(body)
+
+
+def _wait_idle(url: str, sid: str, key: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 15
+    while True:
+        r = httpx.get(
+            f"{url}/api/state",
+            params={"app": "mycoindex"},
+            headers={"X-Session-Id": sid, "AOMI-APP-KEY": key},
+        )
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        if not body["is_processing"]:
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.02)
+
+
+def test_seed_flow_with_curl_and_restart(server: ServerProcess, env: dict[str, str]) -> None:
+    issued = _issue_key(env)
+    key = issued["key"]
+    assert key.startswith("sk-mcd-") and issued["apps"] == ["mycoindex"]
+    sid = str(uuid.uuid4())
+    started = time.monotonic()
+    code, body = _curl(
+        "-X",
+        "POST",
+        f"{server.url}/api/chat?message=What%20is%20the%20price%20of%20ETH%3F&app=mycoindex",
+        "-H",
+        f"AOMI-APP-KEY: {key}",
+        "-H",
+        f"X-Session-Id: {sid}",
+    )
+    assert code == 200, body
+    assert body["is_processing"] is True
+    assert body["messages"][0]["content"] == "What is the price of ETH?"
+    done = _wait_idle(server.url, sid, key)
+    turn_seconds = time.monotonic() - started
+    answer = done["messages"][-1]
+    assert answer["sender"] == "agent" and "3,456.78" in answer["content"]
+    print(
+        f"\nstart-up {server.startup_seconds * 1000:.0f} ms; chat turn to idle {turn_seconds * 1000:.0f} ms"
+    )
+
+    # Without the key, and with a key for nothing: the documented errors.
+    code, err = _curl(
+        "-X", "POST", f"{server.url}/api/chat?message=hi&app=mycoindex", "-H", f"X-Session-Id: {sid}"
+    )
+    assert code == 401 and err["error"]["code"] == "app_key_required"
+
+    # Restart: the session comes back from the database.
+    server.stop()
+    server.start()
+    again = _wait_idle(server.url, sid, key)
+    assert again["messages"] == done["messages"]
+
+
+def test_long_query_string_is_accepted(server: ServerProcess, env: dict[str, str]) -> None:
+    key = _issue_key(env)["key"]
+    sid = str(uuid.uuid4())
+    message = "a" * 30_000
+    state = {
+        "address": "0xd8dA6BF26964aF9D7eEd9e03E53415D37aA96045",
+        "chain_id": 1,
+        "ext": {"pad": "b" * 34_000},
+    }
+    query = urllib.parse.urlencode({"message": message, "app": "mycoindex", "user_state": json.dumps(state)})
+    assert 64_000 <= len(query) <= 65_000
+    r = httpx.post(
+        f"{server.url}/api/chat?{query}", headers={"X-Session-Id": sid, "AOMI-APP-KEY": key}, timeout=10
+    )
+    assert r.status_code == 200, r.text[:300]
+    assert r.json()["user_state"]["address"] == state["address"]
+    too_big = urllib.parse.urlencode({"message": "a" * 33_000, "app": "mycoindex"})
+    r = httpx.post(f"{server.url}/api/chat?{too_big}", headers={"X-Session-Id": sid, "AOMI-APP-KEY": key})
+    assert r.status_code == 413
+
+
+def test_invalid_manifest_stops_start_up_with_a_clear_message(env: dict[str, str], tmp_path: Path) -> None:
+    manifest = Path(env["AOMI_APPS_DIR"]) / "mycoindex" / "app.toml"
+    manifest.write_text(manifest.read_text().replace('"get_token_price"', '"no_such_tool"'))
+    out = subprocess.run([AOMI, "serve"], env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    assert "app.toml" in lines[0] and "tools" in lines[0] and "Traceback" not in out.stderr

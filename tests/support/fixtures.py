@@ -1,0 +1,23 @@
+"""Shared fixtures; import them into a conftest.py (`from tests.support.fixtures import price_api`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.price_server import FakePriceApi, run_price_server
+
+DEFAULT_PRICES: dict[str, float] = {
+    "ethereum": 3456.78,
+    "bitcoin": 97123.5,
+    "usd-coin": 0.99987,
+    "shiba-inu": 0.0000123456,
+}
+
+
+@pytest.fixture
+def price_api() -> Iterator[FakePriceApi]:
+    """A running fake CoinGecko with `DEFAULT_PRICES`; tweak `.prices`, `.fail`, `.delay`."""
+    with run_price_server(DEFAULT_PRICES) as api:
+        yield api
