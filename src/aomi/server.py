@@ -82,7 +82,9 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         )
         http = httpx.AsyncClient(timeout=settings.tool_timeout_seconds)
         runner = TurnRunner(manager, models, apps, settings, http)
-        services = Services(settings, engine, apps, keys, verifier, Authorizer(apps, verifier), manager, runner, http)
+        services = Services(
+            settings, engine, apps, keys, verifier, Authorizer(apps, verifier), manager, runner, http
+        )
         app.state.services = services
         recovered = await manager.recover_orphans()
         if recovered:
@@ -114,6 +116,8 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
 
 def serve(settings: Settings) -> None:
     """Run the server in this process (``aomi serve``)."""
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())

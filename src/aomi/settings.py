@@ -54,7 +54,9 @@ class Settings(BaseSettings):
         default=10_000, ge=1, description="Most sessions kept in memory; the least recently used are evicted."
     )
     session_idle_seconds: float = Field(
-        default=1800.0, gt=0, description="A session idle in memory this long is evicted (it stays in the database)."
+        default=1800.0,
+        gt=0,
+        description="A session idle in memory this long is evicted (it stays in the database).",
     )
     key_cache_seconds: float = Field(
         default=1.0,
@@ -69,18 +71,26 @@ class Settings(BaseSettings):
         "considered orphaned (crash) and marked interrupted.",
     )
     stream_flush_seconds: float = Field(
-        default=2.0, gt=0, description="Streamed text in progress is written to the database at least this often."
+        default=2.0,
+        gt=0,
+        description="Streamed text in progress is written to the database at least this often.",
     )
     turn_timeout_seconds: float = Field(
-        default=300.0, gt=0, description="Wall-time limit of one agent turn; over it the turn ends in `error`."
+        default=300.0,
+        gt=0,
+        description="Wall-time limit of one agent turn; over it the turn ends in `error`.",
     )
     turn_request_limit: int = Field(
-        default=16, ge=1, description="Most model requests in one agent turn; over it the turn ends in `error`."
+        default=16,
+        ge=1,
+        description="Most model requests in one agent turn; over it the turn ends in `error`.",
     )
     tool_timeout_seconds: float = Field(
         default=20.0, gt=0, description="Time limit of one tool call (for example an HTTP price lookup)."
     )
-    log_level: str = Field(default="info", description="Log level of `aomi serve` (debug, info, warning, error).")
+    log_level: str = Field(
+        default="info", description="Log level of `aomi serve` (debug, info, warning, error)."
+    )
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -189,14 +189,12 @@ class TurnRunner:
             s.model_history = ModelMessagesTypeAdapter.dump_json(history)
         s.updated_ms = now_ms()
         try:
-            # Written before memory says so: a client that sees the turn end can send at once.
+            # Written before memory says so: a client that sees the turn end can send at once,
+            # and finds the turn's SystemError already there.
             await self.manager.store.finish_turn(s, proj.take_completed(), status)
+            if error is not None:
+                await self.manager.add_event(s, SYSTEM_ERROR, error)
         except Exception:
             log.exception("session %s: writing the end of the turn failed", s.id)
         s.status, s.lease_owner, s.lease_expires_ms, s.task = status, None, None, None
         s.changed()
-        if error is not None:
-            try:
-                await self.manager.add_event(s, SYSTEM_ERROR, error)
-            except Exception:
-                log.exception("session %s: recording the turn's error failed", s.id)

@@ -25,15 +25,30 @@ class BodyLimitMiddleware:
                 err = self._too_large()
                 await error_response(err.status, err.code, err.message)(scope, receive, send)
                 return
-        seen = 0
+        seen, exceeded = 0, False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            # Past the limit the app sees a disconnect and whatever it answers is replaced by a 413.
+            nonlocal seen, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise self._too_large()
+                    exceeded = True
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            if not exceeded:
+                await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded:
+            err = self._too_large()
+            await error_response(err.status, err.code, err.message)(scope, receive, send)

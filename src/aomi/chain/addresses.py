@@ -24,7 +24,9 @@ def normalize_address(value: object) -> str:
     All-lowercase or all-uppercase hex is accepted as is; mixed case must carry a valid checksum.
     """
     if not isinstance(value, str) or not is_hex_address(value):
-        raise InvalidAddress(f"not an EVM address: {str(value)[:64]!r} (expected 0x followed by 40 hex digits)")
+        raise InvalidAddress(
+            f"not an EVM address: {str(value)[:64]!r} (expected 0x followed by 40 hex digits)"
+        )
     body = value[2:]
     if body != body.lower() and body != body.upper() and not is_checksum_address(value):
         raise InvalidAddress(f"address {value!r} has an invalid EIP-55 checksum")

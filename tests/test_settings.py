@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from aomi.settings import SECRET_FILE_NAME, Settings
+
+
+def test_database_url_defaults_to_sqlite_in_the_data_dir(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path)
+    assert s.resolved_database_url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'aomi.db'}"
+    assert (
+        Settings(database_url="postgresql+asyncpg://x/y").resolved_database_url == "postgresql+asyncpg://x/y"
+    )
+
+
+def test_secret_is_generated_once_kept_and_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="aomi.settings"):
+        first = Settings(data_dir=tmp_path / "data").resolved_secret_key
+    assert "AOMI_SECRET_KEY is not set" in caplog.text
+    path = tmp_path / "data" / SECRET_FILE_NAME
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert len(first) >= 48
+    assert Settings(data_dir=tmp_path / "data").resolved_secret_key == first
+
+
+def test_configured_secret_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings(data_dir=tmp_path, secret_key=SecretStr("abc")).resolved_secret_key == b"abc"
+    monkeypatch.setenv("AOMI_SECRET_KEY", "from-env")
+    monkeypatch.setenv("AOMI_PORT", "9000")
+    s = Settings(data_dir=tmp_path)
+    assert (s.resolved_secret_key, s.port) == (b"from-env", 9000)
+    assert not (tmp_path / SECRET_FILE_NAME).exists()
