@@ -8,42 +8,29 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import httpx
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aomi import __version__
 from aomi.agent.models import ModelRegistry, default_model_registry
 from aomi.agent.runner import TurnRunner
-from aomi.api import chat, health
+from aomi.api import chat, control, events, health, sessions
 from aomi.api.auth import Authorizer
 from aomi.api.errors import install_error_handlers
 from aomi.api.limits import BodyLimitMiddleware
-from aomi.apps.registry import AppRegistry, load_registry
+from aomi.apps.registry import load_registry
 from aomi.db.engine import create_engine, upgrade
 from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
+from aomi.services import Services
+from aomi.sessions.bus import EventBus
 from aomi.sessions.manager import SessionManager
 from aomi.sessions.store import SessionStore
 from aomi.settings import Settings
 
 log = logging.getLogger("aomi.server")
-
-
-@dataclass
-class Services:
-    settings: Settings
-    engine: AsyncEngine
-    apps: AppRegistry
-    keys: KeyStore
-    verifier: KeyVerifier
-    auth: Authorizer
-    manager: SessionManager
-    runner: TurnRunner
-    http: httpx.AsyncClient
 
 
 async def _maintenance(services: Services) -> None:
@@ -76,6 +63,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         verifier = KeyVerifier(keys, secret, settings.key_cache_seconds)
         manager = SessionManager(
             SessionStore(engine),
+            EventBus(settings.sse_queue_size),
             owner=uuid.uuid4().hex,
             cache_size=settings.session_cache_size,
             idle_seconds=settings.session_idle_seconds,
@@ -97,7 +85,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             with contextlib.suppress(asyncio.CancelledError):
                 await maintenance
             await runner.shutdown()
-            await verifier.flush_last_used()
+            await verifier.aclose()
             await http.aclose()
             await engine.dispose()
 
@@ -111,6 +99,9 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(chat.router)
+    app.include_router(sessions.router)
+    app.include_router(events.router)
+    app.include_router(control.router)
     return app
 
 

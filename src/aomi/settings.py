@@ -88,6 +88,17 @@ class Settings(BaseSettings):
     tool_timeout_seconds: float = Field(
         default=20.0, gt=0, description="Time limit of one tool call (for example an HTTP price lookup)."
     )
+    sse_keepalive_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="A keep-alive comment is sent on idle `/api/updates` streams this often.",
+    )
+    sse_queue_size: int = Field(
+        default=256,
+        ge=1,
+        description="Events buffered per `/api/updates` subscriber; one that falls further behind "
+        "catches up from the database instead of slowing anyone down.",
+    )
     log_level: str = Field(
         default="info", description="Log level of `aomi serve` (debug, info, warning, error)."
     )

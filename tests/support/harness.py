@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -12,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from aomi.agent.models import ModelRegistry, default_model_registry
-from aomi.server import Services, create_app
+from aomi.server import create_app
+from aomi.services import Services
 from aomi.settings import Settings
 
 
@@ -137,3 +140,68 @@ async def running(settings: Settings, models: ModelRegistry | None = None) -> As
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://aomi.test") as client:
             yield Harness(client, app.state.services, settings)
+
+
+@dataclass
+class LiveServer:
+    """A real uvicorn server in this event loop, for streaming (SSE) tests."""
+
+    url: str
+    services: Services
+    settings: Settings
+
+
+@asynccontextmanager
+async def serving(settings: Settings, models: ModelRegistry | None = None) -> AsyncIterator[LiveServer]:
+    app = create_app(settings, models=models or default_model_registry())
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", app.state.services, settings)
+    finally:
+        server.should_exit = True
+        await task
+
+
+@dataclass
+class SseEvent:
+    id: str | None
+    data: dict[str, Any]
+
+
+class SseReader:
+    """Reads `id:`/`data:` frames (and keep-alive comments) from a streaming httpx response."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.lines = response.aiter_lines()
+        self.comments: list[str] = []
+
+    async def next(self, timeout: float = 5.0) -> SseEvent:
+        async with asyncio.timeout(timeout):
+            event_id: str | None = None
+            data: list[str] = []
+            async for line in self.lines:
+                if line == "":
+                    if data:
+                        return SseEvent(event_id, json.loads("\n".join(data)))
+                    continue
+                if line.startswith(":"):
+                    self.comments.append(line)
+                elif line.startswith("id:"):
+                    event_id = line[3:].strip()
+                elif line.startswith("data:"):
+                    data.append(line[5:].strip())
+            raise AssertionError("the stream ended")
+
+    async def until(self, event_type: str, timeout: float = 5.0) -> SseEvent:
+        while True:
+            event = await self.next(timeout)
+            if event.data["type"] == event_type:
+                return event

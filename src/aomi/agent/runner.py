@@ -21,7 +21,17 @@ from aomi.apps.registry import App, AppRegistry
 from aomi.chain.addresses import chain_name
 from aomi.errors import AomiError, SessionBusy
 from aomi.sessions.manager import SessionManager
-from aomi.sessions.model import SYSTEM_ERROR, Message, Sender, Session, Status
+from aomi.sessions.model import (
+    SYSTEM_ERROR,
+    TITLE_CHANGED,
+    TURN_FINISHED,
+    TURN_STARTED,
+    Message,
+    Sender,
+    Session,
+    Status,
+)
+from aomi.sessions.titles import first_user_message, heuristic_title, needs_title
 from aomi.settings import Settings
 from aomi.timeutil import now_ms
 from aomi.tools.registry import tools_for
@@ -91,6 +101,7 @@ class TurnRunner:
         s.messages.append(user_msg)
         s.changed()
         s.task = asyncio.create_task(self._run(s, text), name=f"turn-{s.id}")
+        await self.manager.add_event(s, TURN_STARTED, {})
 
     async def interrupt(self, s: Session) -> None:
         """Cancel the running turn (model call and tools) and wait until its end is written."""
@@ -188,13 +199,22 @@ class TurnRunner:
         if history:
             s.model_history = ModelMessagesTypeAdapter.dump_json(history)
         s.updated_ms = now_ms()
+        titled = status is Status.IDLE and needs_title(s)
+        if titled:
+            s.title = heuristic_title(first_user_message(s))
         try:
             # Written before memory says so: a client that sees the turn end can send at once,
             # and finds the turn's SystemError already there.
             await self.manager.store.finish_turn(s, proj.take_completed(), status)
             if error is not None:
                 await self.manager.add_event(s, SYSTEM_ERROR, error)
+            if titled:
+                await self.manager.add_event(s, TITLE_CHANGED, {"new_title": s.title})
         except Exception:
             log.exception("session %s: writing the end of the turn failed", s.id)
         s.status, s.lease_owner, s.lease_expires_ms, s.task = status, None, None, None
         s.changed()
+        try:
+            await self.manager.add_event(s, TURN_FINISHED, {"status": status.value})
+        except Exception:
+            log.exception("session %s: announcing the end of the turn failed", s.id)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+import json
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from aomi.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from aomi.server import Services
+from aomi.services import Services
 
 
 def _services(request: Request) -> Services:
@@ -18,7 +17,7 @@ def _services(request: Request) -> Services:
     return services
 
 
-ServicesDep = Annotated["Services", Depends(_services)]
+ServicesDep = Annotated[Services, Depends(_services)]
 
 
 def json_response(data: bytes) -> Response:
@@ -31,8 +30,6 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        import json
-
         value = json.loads(body)
     except ValueError:
         raise InvalidInput("the request body is not valid JSON") from None

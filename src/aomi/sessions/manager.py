@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aomi.errors import SessionNotFound
+from aomi.sessions.bus import EventBus
 from aomi.sessions.model import HTTP_EVENT_KINDS, SYSTEM_ERROR, Event, Message, Session, Status
 from aomi.sessions.store import SessionStore
 from aomi.timeutil import now_ms
@@ -21,8 +22,11 @@ ORPHAN_MESSAGE = "The previous turn was interrupted: the server running it stopp
 
 
 class SessionManager:
-    def __init__(self, store: SessionStore, *, owner: str, cache_size: int, idle_seconds: float) -> None:
+    def __init__(
+        self, store: SessionStore, bus: EventBus, *, owner: str, cache_size: int, idle_seconds: float
+    ) -> None:
         self.store = store
+        self.bus = bus
         self.owner = owner
         self.cache_size = cache_size
         self.idle_seconds = idle_seconds
@@ -156,13 +160,17 @@ class SessionManager:
     # -- events and snapshots ------------------------------------------------------------------
 
     async def add_event(self, s: Session, kind: str, payload: Any) -> Event:
-        """Append to the session's event log (persisted first); HTTP kinds wait for the next snapshot."""
-        event = Event(seq=s.last_event_seq + 1, kind=kind, payload=payload)
+        """Append to the session's event log: persisted, then published to live subscribers.
+
+        HTTP-kind events also wait in the session for the next snapshot.
+        """
+        s.last_event_seq += 1  # taken before any await: concurrent appends get distinct numbers
+        event = Event(seq=s.last_event_seq, kind=kind, payload=payload)
         await self.store.append_event(s.id, event)
-        s.last_event_seq = event.seq
         if kind in HTTP_EVENT_KINDS:
             s.pending_events.append(event)
             s.changed()
+        self.bus.publish(s.id, event)
         return event
 
     async def snapshot(self, s: Session) -> bytes:
@@ -177,6 +185,11 @@ class SessionManager:
 
     async def save_messages(self, s: Session, msgs: Iterable[Message]) -> None:
         await self.store.upsert_messages(s.id, msgs)
+
+    async def delete(self, s: Session) -> None:
+        """Remove the session, its messages and events from the database and from memory."""
+        await self.store.delete(s.id)
+        self.forget(s.id)
 
     async def require(self, session_id: str) -> Session:
         s = await self.get(session_id)

@@ -30,14 +30,18 @@ class Sender(StrEnum):
     SYSTEM = "system"
 
 
-# SystemEvent kinds (SPEC 4.1). HTTP-kind events are delivered once through snapshots.
+# SystemEvent kinds (SPEC 4.1). HTTP-kind events are delivered once through snapshots;
+# SSE-kind events, and the update kinds below, go to /api/updates subscribers.
 INLINE_CALL, SYSTEM_NOTICE, SYSTEM_ERROR, ASYNC_CALLBACK = (
     "InlineCall",
     "SystemNotice",
     "SystemError",
     "AsyncCallback",
 )
+SYSTEM_EVENT_KINDS = frozenset({INLINE_CALL, SYSTEM_NOTICE, SYSTEM_ERROR, ASYNC_CALLBACK})
 HTTP_EVENT_KINDS = frozenset({INLINE_CALL, SYSTEM_ERROR})
+# Update kinds (SPEC 4.4): logged with the same sequence numbers, never in snapshots.
+TITLE_CHANGED, TURN_STARTED, TURN_FINISHED = "title_changed", "turn_started", "turn_finished"
 
 
 @dataclass
@@ -72,7 +76,43 @@ class Event:
     http_delivered: bool = False
 
     def to_json(self) -> dict[str, Any]:
+        """The externally tagged SystemEvent: ``{"SystemNotice": "text"}``."""
         return {self.kind: self.payload}
+
+    def to_update(self, session_id: str) -> dict[str, Any] | None:
+        """The SSE payload (SPEC 4.4), or None for HTTP-kind events, which snapshots deliver."""
+        if self.kind in HTTP_EVENT_KINDS:
+            return None
+        if self.kind == SYSTEM_NOTICE:
+            return {"type": "system_notice", "session_id": session_id, "message": self.payload}
+        if self.kind == ASYNC_CALLBACK:
+            body = dict(self.payload) if isinstance(self.payload, dict) else {"payload": self.payload}
+            body.setdefault("type", "async_callback")
+            body["session_id"] = session_id
+            return body
+        return {"type": self.kind, "session_id": session_id, **(self.payload or {})}
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A thread as the sessions routes list it."""
+
+    session_id: str
+    title: str | None
+    is_archived: bool
+    app: str
+    created_ms: int
+    updated_ms: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "title": self.title,
+            "is_archived": self.is_archived,
+            "app": self.app,
+            "created_at": iso_ms(self.created_ms),
+            "updated_at": iso_ms(self.updated_ms),
+        }
 
 
 @dataclass(eq=False)
@@ -111,6 +151,9 @@ class Session:
     @property
     def is_processing(self) -> bool:
         return self.status is Status.PROCESSING
+
+    def info(self) -> SessionInfo:
+        return SessionInfo(self.id, self.title, self.archived, self.app, self.created_ms, self.updated_ms)
 
     def changed(self) -> None:
         """Call after any change that a snapshot shows: the cached snapshot is dropped."""

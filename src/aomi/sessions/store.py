@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import Row, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aomi.db import tables as t
-from aomi.sessions.model import HTTP_EVENT_KINDS, Event, Message, Sender, Session, Status
+from aomi.sessions.model import (
+    HTTP_EVENT_KINDS,
+    SYSTEM_EVENT_KINDS,
+    Event,
+    Message,
+    Sender,
+    Session,
+    SessionInfo,
+    Status,
+)
 from aomi.timeutil import now_ms
 
 
@@ -203,6 +212,56 @@ class SessionStore:
                     created_ms=event.created_ms,
                 )
             )
+
+    async def events_after(self, session_id: str, after_seq: int) -> list[Event]:
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(t.session_events)
+                .where(t.session_events.c.session_id == session_id, t.session_events.c.seq > after_seq)
+                .order_by(t.session_events.c.seq)
+            )
+            return [_event(r) for r in rows]
+
+    async def system_events(self, session_id: str, count: int | None = None) -> list[Event]:
+        """The session's SystemEvents, oldest first; only the last ``count`` when given."""
+        query = select(t.session_events).where(
+            t.session_events.c.session_id == session_id, t.session_events.c.kind.in_(SYSTEM_EVENT_KINDS)
+        )
+        async with self.engine.connect() as conn:
+            if count is None:
+                rows = list(await conn.execute(query.order_by(t.session_events.c.seq)))
+            else:
+                rows = list(await conn.execute(query.order_by(t.session_events.c.seq.desc()).limit(count)))
+                rows.reverse()
+        return [_event(r) for r in rows]
+
+    async def update_fields(self, session_id: str, **values: Any) -> None:
+        """Targeted column updates (title, archived, ...) that leave status and lease alone."""
+        async with self.engine.begin() as conn:
+            await conn.execute(update(t.sessions).where(t.sessions.c.id == session_id).values(**values))
+
+    async def delete(self, session_id: str) -> None:
+        async with self.engine.begin() as conn:
+            # Children first: correct even where foreign-key cascades are off.
+            await conn.execute(delete(t.session_events).where(t.session_events.c.session_id == session_id))
+            await conn.execute(delete(t.messages).where(t.messages.c.session_id == session_id))
+            await conn.execute(delete(t.sessions).where(t.sessions.c.id == session_id))
+
+    async def list_by_wallet(
+        self, address: str, apps: Collection[str], limit: int, before: tuple[int, str] | None
+    ) -> list[SessionInfo]:
+        """Sessions bound to a wallet, most recently active first, keyset-paginated."""
+        c = t.sessions.c
+        query = select(c.id, c.title, c.archived, c.app, c.created_ms, c.updated_ms).where(
+            c.wallet_address == address, c.app.in_(list(apps))
+        )
+        if before is not None:
+            ms, sid = before
+            query = query.where(or_(c.updated_ms < ms, and_(c.updated_ms == ms, c.id < sid)))
+        query = query.order_by(c.updated_ms.desc(), c.id.desc()).limit(limit)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [SessionInfo(r.id, r.title, r.archived, r.app, r.created_ms, r.updated_ms) for r in rows]
 
     async def mark_delivered(self, session_id: str, seqs: Sequence[int]) -> None:
         async with self.engine.begin() as conn:

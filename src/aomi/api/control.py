@@ -1,0 +1,120 @@
+"""Control routes (SPEC 4.5) the client calls to set itself up: Apps, their models, a session's model."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pydantic_core
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from aomi.api.auth import session_id_from
+from aomi.api.deps import ServicesDep, json_response
+from aomi.apps.registry import App
+from aomi.errors import InvalidInput, UnknownModel
+
+router = APIRouter(prefix="/api", tags=["control"])
+
+AppParam = Annotated[str | None, Query(description="App name; `default` when absent")]
+NamespaceParam = Annotated[str | None, Query(description="Alias of `app`")]
+TRUE_WORDS, FALSE_WORDS = frozenset({"true", "1"}), frozenset({"false", "0"})
+
+
+def _json(data: Any) -> Response:
+    return json_response(pydantic_core.to_json(data))
+
+
+def _flag(value: str | None, name: str) -> bool:
+    if value is None:
+        return False
+    word = value.strip().lower()
+    if word in TRUE_WORDS or word in FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise InvalidInput(f"{name} must be true, false, 1 or 0, got {value[:64]!r}")
+
+
+def model_labels(app: App) -> list[str]:
+    """The App's allowed model labels, its default first."""
+    return [app.default_model, *(m for m in app.allowed_models if m != app.default_model)]
+
+
+def _detail(app: App) -> dict[str, Any]:
+    # Declared client secrets (SPEC 4.5: `{name, description, required}`) do not exist in App
+    # manifests yet, so every App declares none; the field is there so clients can rely on it.
+    return {"name": app.name, "description": app.description, "models": model_labels(app), "secrets": []}
+
+
+@router.get("/control/namespaces")
+@router.get("/control/apps")  # the lower decorator registers first
+async def list_apps(
+    request: Request,
+    services: ServicesDep,
+    detail: Annotated[
+        str | None, Query(description="`true`/`1` for name, description, models, secrets")
+    ] = None,
+) -> Response:
+    """The Apps this caller may use: every public App plus the presented key's Apps, `default` first.
+
+    `/api/control/namespaces` is an alias. A presented key must be valid (401 otherwise);
+    without a key only the public Apps are listed.
+    """
+    want_detail = _flag(detail, "detail")
+    key = await services.auth.caller_key(request.headers)
+    allowed = set(key.apps) if key is not None else set()
+    # AppRegistry.all() is unique and ordered `default` first, then by name; a key's App that
+    # no longer exists is simply not in it.
+    apps = [app for app in services.apps.all() if app.public or app.name in allowed]
+    if want_detail:
+        return _json([_detail(app) for app in apps])
+    return _json([app.name for app in apps])
+
+
+@router.get("/control/models")
+async def list_models(
+    request: Request, services: ServicesDep, app: AppParam = None, namespace: NamespaceParam = None
+) -> Response:
+    """Labels of the models the App allows, its default first (authorized like chat)."""
+    caller = await services.auth.authorize(app or namespace, request.headers)
+    return _json(model_labels(caller.app))
+
+
+@router.post("/control/model")
+async def set_model(
+    request: Request,
+    services: ServicesDep,
+    rig: Annotated[str | None, Query(description="Model label (required)")] = None,
+    app: AppParam = None,
+    namespace: NamespaceParam = None,
+    client_id: Annotated[str | None, Query(description="Client id recorded on the session")] = None,
+) -> Response:
+    """Set the session's model (from its next turn). Creates the session if unknown.
+
+    Returns `{success, rig, baml, created}`; `created` is true when this call created the
+    session. A model the App does not allow, or the server does not know, gives 400.
+    """
+    sid = session_id_from(request.headers)
+    caller = await services.auth.authorize(app or namespace, request.headers)
+    if not rig:
+        raise InvalidInput("rig is required: the label of the model to use")
+    allowed = model_labels(caller.app)
+    if rig not in allowed or rig not in services.runner.models:
+        known = ", ".join(m for m in allowed if m in services.runner.models) or "none"
+        raise UnknownModel(
+            f"model {rig!r} is not available for the App {caller.app.name!r} (allowed: {known})"
+        )
+    s, created = await services.manager.get_or_create(sid, caller.app.name, caller.app.default_model)
+    services.auth.check_session(caller, s)
+    # A session of another App the caller may use keeps its App: the model must suit that App too.
+    own = services.apps.get(s.app)
+    if own is not None and rig not in own.allowed_models:
+        raise UnknownModel(f"model {rig!r} is not allowed by the session's App {s.app!r}")
+    s.model = rig
+    if client_id:
+        s.client_id = client_id[:200]
+    s.changed()
+    # While a turn runs it owns the session row: saving now would race its writes. The turn
+    # reads its model at its start, so the new one applies from the next turn, and the turn's
+    # end (finish_turn writes every session column) persists it.
+    if not (s.is_processing or s.task is not None):
+        await services.manager.store.save(s)
+    return _json({"success": True, "rig": rig, "baml": rig, "created": created})

@@ -1,0 +1,162 @@
+"""Threads (SPEC 4.3): create, list by wallet, get, rename, delete, archive, unarchive."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from aomi.api.auth import SESSION_HEADER, Caller, parse_session_id, session_id_from
+from aomi.api.deps import ServicesDep, json_body
+from aomi.chain.addresses import normalize_address
+from aomi.errors import InvalidInput, InvalidSessionId, SessionNotFound
+from aomi.services import Services
+from aomi.sessions.model import TITLE_CHANGED, Session
+from aomi.sessions.user_state import bind_public_key
+
+router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+
+NEXT_CURSOR_HEADER = "X-Next-Cursor"
+MAX_LIMIT = 100
+
+
+class RenameBody(BaseModel):
+    title: str = Field(description="The new title, 1-200 characters; never overwritten by automatic titles.")
+
+
+def _app_param(request: Request) -> str | None:
+    q = request.query_params
+    return q.get("app") or q.get("namespace")
+
+
+async def _session_for(request: Request, services: Services, session_id: str) -> tuple[Caller, Session]:
+    """The path's session, authorized like chat (the path id wins; a differing header is a 400)."""
+    sid = parse_session_id(session_id)
+    header = request.headers.get(SESSION_HEADER)
+    if header is not None and parse_session_id(header) != sid:
+        raise InvalidSessionId(f"the path names session {sid} but {SESSION_HEADER} names another")
+    caller = await services.auth.authorize(_app_param(request), request.headers)
+    s = await services.manager.get(sid)
+    if s is None:
+        raise SessionNotFound(f"no session {sid}")
+    services.auth.check_session(caller, s)
+    return caller, s
+
+
+def _encode_cursor(updated_ms: int, session_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{updated_ms}:{session_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        ms, sid = raw.split(":", 1)
+        return int(ms), parse_session_id(sid)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor is not one this server gave out; start again without it") from None
+
+
+@router.post("")
+async def create_session(request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Create the session named by X-Session-Id (idempotent); body `{public_key?, app?}`."""
+    sid = session_id_from(request.headers)
+    body = await json_body(request)
+    app_name = _app_param(request) or body.get("app")
+    if app_name is not None and not isinstance(app_name, str):
+        raise InvalidInput("app must be a string")
+    caller = await services.auth.authorize(app_name, request.headers)
+    public_key = body.get("public_key")
+    if public_key is not None and not isinstance(public_key, str):
+        raise InvalidInput("public_key must be a string")
+    address = normalize_address(public_key) if public_key else None
+    s, _ = await services.manager.get_or_create(sid, caller.app.name, caller.app.default_model)
+    services.auth.check_session(caller, s)
+    if address is not None and s.wallet_address != address:
+        s.user_state = bind_public_key(s.user_state, address)
+        s.changed()
+        if s.task is None and not s.is_processing:
+            await services.manager.store.save(s)
+    return {"session_id": s.id, "title": s.title}
+
+
+@router.get("")
+async def list_sessions(
+    request: Request,
+    services: ServicesDep,
+    public_key: Annotated[str | None, Query(description="The wallet whose threads to list.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most threads in one page.")] = 20,
+    cursor: Annotated[str | None, Query(description="The X-Next-Cursor of the previous page.")] = None,
+) -> JSONResponse:
+    """Threads bound to a wallet, most recently active first, of the Apps this caller may use.
+
+    A further page exists when the response carries an `X-Next-Cursor` header.
+    """
+    if not public_key:
+        raise InvalidInput("public_key is required: the wallet address whose threads to list")
+    address = normalize_address(public_key)
+    key = await services.auth.caller_key(request.headers)
+    apps = [a.name for a in services.apps.all() if a.public or (key is not None and a.name in key.apps)]
+    before = _decode_cursor(cursor) if cursor else None
+    page = await services.manager.store.list_by_wallet(address, apps, limit + 1, before)
+    headers = {}
+    if len(page) > limit:
+        page = page[:limit]
+        headers[NEXT_CURSOR_HEADER] = _encode_cursor(page[-1].updated_ms, page[-1].session_id)
+    return JSONResponse([info.to_json() for info in page], headers=headers)
+
+
+@router.get("/{session_id}")
+async def get_session(session_id: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+    """One thread: `{session_id, title, is_archived, app, created_at, updated_at}`."""
+    _, s = await _session_for(request, services, session_id)
+    return s.info().to_json()
+
+
+@router.patch("/{session_id}")
+async def rename_session(session_id: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Rename a thread (body `{title}`); a manual title is never replaced by an automatic one."""
+    _, s = await _session_for(request, services, session_id)
+    body = await json_body(request)
+    title = body.get("title")
+    if not isinstance(title, str) or not 1 <= len(title.strip()) <= 200:
+        raise InvalidInput("title must be a string of 1 to 200 characters")
+    s.title, s.title_manual = title.strip(), True
+    s.changed()
+    await services.manager.store.update_fields(s.id, title=s.title, title_manual=True)
+    await services.manager.add_event(s, TITLE_CHANGED, {"new_title": s.title})
+    return s.info().to_json()
+
+
+@router.delete("/{session_id}")
+async def delete_session(session_id: str, request: Request, services: ServicesDep) -> dict[str, bool]:
+    """Delete a thread with its messages and events (a running turn is interrupted first)."""
+    _, s = await _session_for(request, services, session_id)
+    await services.runner.interrupt(s)
+    await services.manager.delete(s)
+    return {"deleted": True}
+
+
+async def _set_archived(
+    session_id: str, request: Request, services: Services, archived: bool
+) -> dict[str, Any]:
+    _, s = await _session_for(request, services, session_id)
+    s.archived = archived
+    s.changed()
+    await services.manager.store.update_fields(s.id, archived=archived)
+    return s.info().to_json()
+
+
+@router.post("/{session_id}/archive")
+async def archive_session(session_id: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Archive a thread (a persisted flag; the thread stays listed with `is_archived: true`)."""
+    return await _set_archived(session_id, request, services, True)
+
+
+@router.post("/{session_id}/unarchive")
+async def unarchive_session(session_id: str, request: Request, services: ServicesDep) -> dict[str, Any]:
+    """Clear a thread's archived flag."""
+    return await _set_archived(session_id, request, services, False)

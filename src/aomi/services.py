@@ -1,0 +1,29 @@
+"""The server's long-lived services, wired once in the lifespan and shared by the routers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aomi.agent.runner import TurnRunner
+from aomi.api.auth import Authorizer
+from aomi.apps.registry import AppRegistry
+from aomi.keys.store import KeyStore
+from aomi.keys.verify import KeyVerifier
+from aomi.sessions.manager import SessionManager
+from aomi.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    apps: AppRegistry
+    keys: KeyStore
+    verifier: KeyVerifier
+    auth: Authorizer
+    manager: SessionManager
+    runner: TurnRunner
+    http: httpx.AsyncClient
