@@ -85,7 +85,7 @@ class TurnRunner:
 
     async def start(self, s: Session, text: str) -> None:
         """Commit the user message and start the turn in the background; SessionBusy if one runs."""
-        if s.is_processing or s.task is not None:
+        if not s.idle_here:
             raise SessionBusy("a turn is already running in this session; wait for it or interrupt it")
         before = (s.status, s.lease_owner, s.updated_ms)
         user_msg = Message(seq=s.next_message_seq(), sender=Sender.USER, content=text)

@@ -109,12 +109,11 @@ async def set_model(
     if own is not None and rig not in own.allowed_models:
         raise UnknownModel(f"model {rig!r} is not allowed by the session's App {s.app!r}")
     s.model = rig
-    if client_id:
-        s.client_id = client_id[:200]
+    s.update_client_state(s.user_state, client_id)
     s.changed()
     # While a turn runs it owns the session row: saving now would race its writes. The turn
     # reads its model at its start, so the new one applies from the next turn, and the turn's
     # end (finish_turn writes every session column) persists it.
-    if not (s.is_processing or s.task is not None):
+    if s.idle_here:
         await services.manager.store.save(s)
     return _json({"success": True, "rig": rig, "baml": rig, "created": created})

@@ -11,17 +11,12 @@ from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
 from aomi.api.auth import SESSION_HEADER, parse_session_id, session_id_from
-from aomi.api.deps import ServicesDep, json_body
+from aomi.api.deps import ServicesDep, app_param, authorized_session, request_fields
 from aomi.errors import InvalidInput, PayloadTooLarge
 from aomi.services import Services
 from aomi.sessions.model import ASYNC_CALLBACK, SYSTEM_NOTICE, Event, Message, Sender
 
 router = APIRouter(prefix="/api", tags=["events"])
-
-
-def _app_param(request: Request) -> str | None:
-    q = request.query_params
-    return q.get("app") or q.get("namespace")
 
 
 @router.get("/events")
@@ -32,9 +27,7 @@ async def list_events(
 ) -> list[dict[str, Any]]:
     """All the session's SystemEvents, oldest first (delivered or not)."""
     sid = session_id_from(request.headers)
-    caller = await services.auth.authorize(_app_param(request), request.headers)
-    s = await services.manager.require(sid)
-    services.auth.check_session(caller, s)
+    _, s = await authorized_session(services, request, sid, app_param(request))
     return [e.to_json() for e in await services.manager.store.system_events(s.id, count)]
 
 
@@ -53,16 +46,13 @@ def _system_event(text: str) -> tuple[str, Any]:
 async def system_message(request: Request, services: ServicesDep) -> dict[str, Any]:
     """Post a system message into the session (query or JSON body `message`) -> `{"res": Message}`."""
     sid = session_id_from(request.headers)
-    body = await json_body(request) if request.headers.get("content-length", "0") != "0" else {}
-    app_name = _app_param(request) or body.get("app")
-    caller = await services.auth.authorize(app_name if isinstance(app_name, str) else None, request.headers)
-    text = request.query_params.get("message") or body.get("message")
-    if not isinstance(text, str) or not text.strip():
+    fields = await request_fields(request)
+    text = fields.text("message")
+    if not text or not text.strip():
         raise InvalidInput("message is required and must not be empty")
     if len(text.encode()) > services.settings.max_message_bytes:
         raise PayloadTooLarge(f"message is larger than {services.settings.max_message_bytes} bytes")
-    s = await services.manager.require(sid)
-    services.auth.check_session(caller, s)
+    _, s = await authorized_session(services, request, sid, fields.app)
     msg = Message(seq=s.next_message_seq(), sender=Sender.SYSTEM, content=text)
     s.messages.append(msg)
     s.changed()
@@ -126,7 +116,7 @@ async def updates(request: Request, services: ServicesDep) -> EventSourceRespons
     """
     raw_sid = request.headers.get(SESSION_HEADER) or request.query_params.get("session_id")
     sid = parse_session_id(raw_sid)
-    caller = await services.auth.authorize(_app_param(request), request.headers)
+    caller = await services.auth.authorize(app_param(request), request.headers)
     last_id = _last_event_id(request)
     s = await services.manager.get(sid)
     if s is not None:

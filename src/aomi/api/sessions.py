@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from aomi.api.auth import SESSION_HEADER, Caller, parse_session_id, session_id_from
-from aomi.api.deps import ServicesDep, json_body
+from aomi.api.deps import ServicesDep, app_param, authorized_session, json_body, request_fields
 from aomi.chain.addresses import normalize_address
-from aomi.errors import InvalidInput, InvalidSessionId, SessionNotFound
+from aomi.errors import InvalidInput, InvalidSessionId
 from aomi.services import Services
 from aomi.sessions.model import TITLE_CHANGED, Session
-from aomi.sessions.user_state import bind_public_key
+from aomi.sessions.user_state import parse_wallet
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 
@@ -28,23 +28,13 @@ class RenameBody(BaseModel):
     title: str = Field(description="The new title, 1-200 characters; never overwritten by automatic titles.")
 
 
-def _app_param(request: Request) -> str | None:
-    q = request.query_params
-    return q.get("app") or q.get("namespace")
-
-
 async def _session_for(request: Request, services: Services, session_id: str) -> tuple[Caller, Session]:
     """The path's session, authorized like chat (the path id wins; a differing header is a 400)."""
     sid = parse_session_id(session_id)
     header = request.headers.get(SESSION_HEADER)
     if header is not None and parse_session_id(header) != sid:
         raise InvalidSessionId(f"the path names session {sid} but {SESSION_HEADER} names another")
-    caller = await services.auth.authorize(_app_param(request), request.headers)
-    s = await services.manager.get(sid)
-    if s is None:
-        raise SessionNotFound(f"no session {sid}")
-    services.auth.check_session(caller, s)
-    return caller, s
+    return await authorized_session(services, request, sid, app_param(request))
 
 
 def _encode_cursor(updated_ms: int, session_id: str) -> str:
@@ -64,22 +54,13 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
 async def create_session(request: Request, services: ServicesDep) -> dict[str, Any]:
     """Create the session named by X-Session-Id (idempotent); body `{public_key?, app?}`."""
     sid = session_id_from(request.headers)
-    body = await json_body(request)
-    app_name = _app_param(request) or body.get("app")
-    if app_name is not None and not isinstance(app_name, str):
-        raise InvalidInput("app must be a string")
-    caller = await services.auth.authorize(app_name, request.headers)
-    public_key = body.get("public_key")
-    if public_key is not None and not isinstance(public_key, str):
-        raise InvalidInput("public_key must be a string")
-    address = normalize_address(public_key) if public_key else None
+    fields = await request_fields(request)
+    caller = await services.auth.authorize(fields.app, request.headers)
+    wallet = parse_wallet(None, fields.text("public_key"))
     s, _ = await services.manager.get_or_create(sid, caller.app.name, caller.app.default_model)
     services.auth.check_session(caller, s)
-    if address is not None and s.wallet_address != address:
-        s.user_state = bind_public_key(s.user_state, address)
-        s.changed()
-        if s.task is None and not s.is_processing:
-            await services.manager.store.save(s)
+    if s.update_client_state(wallet.apply(s.user_state)) and s.idle_here:
+        await services.manager.store.save(s)
     return {"session_id": s.id, "title": s.title}
 
 

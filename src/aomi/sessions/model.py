@@ -152,6 +152,22 @@ class Session:
     def is_processing(self) -> bool:
         return self.status is Status.PROCESSING
 
+    def update_client_state(self, user_state: UserState | None, client_id: str | None = None) -> bool:
+        """Take the client's wallet state and id; True when anything changed (to be persisted)."""
+        changed = False
+        if user_state != self.user_state:
+            self.user_state, changed = user_state, True
+        if client_id and client_id[:200] != self.client_id:
+            self.client_id, changed = client_id[:200], True
+        if changed:
+            self.changed()
+        return changed
+
+    @property
+    def idle_here(self) -> bool:
+        """No turn runs here or elsewhere: the session row may be written whole."""
+        return self.task is None and not self.is_processing
+
     def info(self) -> SessionInfo:
         return SessionInfo(self.id, self.title, self.archived, self.app, self.created_ms, self.updated_ms)
 

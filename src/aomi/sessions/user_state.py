@@ -7,10 +7,11 @@ Stored and returned as flat snake_case ``{address, chain_id, is_connected, ens_n
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from aomi.chain.addresses import normalize_address, parse_chain_id
-from aomi.errors import InvalidUserState
+from aomi.errors import InvalidAddress, InvalidUserState
 
 UserState = dict[str, Any]
 _OPTIONAL_PASSTHROUGH = ("pending_txs", "pending_eip712s", "ext")
@@ -64,6 +65,33 @@ def parse_user_state(raw: str | dict[str, Any]) -> UserState | None:
         if key in flat:
             state[key] = flat[key]
     return state
+
+
+@dataclass(frozen=True)
+class WalletInput:
+    """A request's wallet fields, validated before anything is stored."""
+
+    state: UserState | None = None
+    address: str | None = None
+
+    def apply(self, current: UserState | None) -> UserState | None:
+        """The session's new user_state: a sent state replaces it, ``public_key`` binds an address."""
+        state = self.state or current
+        if self.address is not None:
+            state = bind_public_key(state, self.address)
+        return state
+
+
+def parse_wallet(user_state: object, public_key: object) -> WalletInput:
+    """Validate ``user_state`` (text or object) and ``public_key``; 400-kind errors on bad input."""
+    if user_state is not None and not isinstance(user_state, str | dict):
+        raise InvalidUserState("user_state must be a JSON object")
+    if public_key is not None and not isinstance(public_key, str):
+        raise InvalidAddress("public_key must be an address string")
+    return WalletInput(
+        state=parse_user_state(user_state) if user_state else None,
+        address=normalize_address(public_key) if public_key else None,
+    )
 
 
 def bind_public_key(state: UserState | None, public_key: str) -> UserState:
