@@ -13,6 +13,15 @@ from tests.support.harness import Harness, SlowModel, headers, new_id, running
 from tests.support.price_server import FakePriceApi
 
 
+async def _slow_turn(server: Harness, slow: SlowModel, message: str) -> tuple[str, str]:
+    """Start a turn on the slow model and wait until it has streamed its partial answer."""
+    key = await server.issue_key("slowapp")
+    sid = new_id()
+    assert (await server.chat(sid, message, app="slowapp", key=key)).status_code == 200
+    await asyncio.wait_for(slow.started.wait(), 5)
+    return sid, key
+
+
 async def test_chat_returns_snapshot_with_user_message_and_processing(
     server: Harness, slow: SlowModel
 ) -> None:
@@ -35,10 +44,7 @@ async def test_chat_returns_snapshot_with_user_message_and_processing(
 
 
 async def test_user_message_is_committed_before_the_model_runs(server: Harness, slow: SlowModel) -> None:
-    key = await server.issue_key("slowapp")
-    sid = new_id()
-    assert (await server.chat(sid, "keep me", app="slowapp", key=key)).status_code == 200
-    await asyncio.wait_for(slow.started.wait(), 5)
+    sid, key = await _slow_turn(server, slow, "keep me")
     async with server.services.engine.connect() as conn:
         rows = (await conn.execute(select(t.messages.c.content).where(t.messages.c.session_id == sid))).all()
         status = await conn.scalar(select(t.sessions.c.status).where(t.sessions.c.id == sid))
@@ -80,10 +86,7 @@ async def test_price_tool_error_is_answered(server: Harness, price_api: FakePric
 async def test_second_message_during_a_turn_is_409_and_stores_nothing(
     server: Harness, slow: SlowModel
 ) -> None:
-    key = await server.issue_key("slowapp")
-    sid = new_id()
-    await server.chat(sid, "one", app="slowapp", key=key)
-    await asyncio.wait_for(slow.started.wait(), 5)
+    sid, key = await _slow_turn(server, slow, "one")
     r = await server.chat(sid, "two", app="slowapp", key=key)
     assert r.status_code == 409
     assert r.json()["error"]["code"] == "session_busy"
@@ -96,10 +99,7 @@ async def test_second_message_during_a_turn_is_409_and_stores_nothing(
 async def test_interrupt_cancels_the_turn_and_keeps_the_partial_answer(
     server: Harness, slow: SlowModel
 ) -> None:
-    key = await server.issue_key("slowapp")
-    sid = new_id()
-    await server.chat(sid, "tell me a long story", app="slowapp", key=key)
-    await asyncio.wait_for(slow.started.wait(), 5)
+    sid, key = await _slow_turn(server, slow, "tell me a long story")
     mid = (await server.state(sid, app="slowapp", key=key)).json()
     assert mid["messages"][-1]["content"] == "Partial answer" and mid["messages"][-1]["is_streaming"] is True
     r = await server.client.post("/api/interrupt", params={"app": "slowapp"}, headers=headers(sid, key))

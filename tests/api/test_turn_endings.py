@@ -101,6 +101,16 @@ async def test_streamed_text_is_flushed_while_the_turn_runs(api_settings: Settin
         await h.wait_idle(sid, app="testapp")
 
 
+async def _claim(h: Harness, sid: str, owner: str, expires_ms: int) -> None:
+    """Make the session look processing under someone else's lease."""
+    async with h.services.engine.begin() as conn:
+        await conn.execute(
+            update(t.sessions)
+            .where(t.sessions.c.id == sid)
+            .values(status="processing", lease_owner=owner, lease_expires_ms=expires_ms)
+        )
+
+
 async def test_an_orphaned_turn_is_interrupted_with_a_system_error_delivered_once(
     api_settings: Settings, models: ModelRegistry
 ) -> None:
@@ -109,12 +119,8 @@ async def test_an_orphaned_turn_is_interrupted_with_a_system_error_delivered_onc
         await h.chat(sid, "hello")
         await h.wait_idle(sid)
         # Simulate a crash mid-turn: processing, a streaming message, a lease nobody renews.
+        await _claim(h, sid, "dead-server", now_ms() - 1)
         async with h.services.engine.begin() as conn:
-            await conn.execute(
-                update(t.sessions)
-                .where(t.sessions.c.id == sid)
-                .values(status="processing", lease_owner="dead-server", lease_expires_ms=now_ms() - 1)
-            )
             await conn.execute(
                 update(t.messages)
                 .where(t.messages.c.session_id == sid, t.messages.c.seq == 1)
@@ -141,12 +147,7 @@ async def test_a_live_foreign_lease_is_respected_then_recovered(
         await h.chat(sid, "hello")
         await h.wait_idle(sid)
         h.services.manager.forget(sid)
-        async with h.services.engine.begin() as conn:
-            await conn.execute(
-                update(t.sessions)
-                .where(t.sessions.c.id == sid)
-                .values(status="processing", lease_owner="other-replica", lease_expires_ms=now_ms() + 60_000)
-            )
+        await _claim(h, sid, "other-replica", now_ms() + 60_000)
         assert (await h.state(sid)).json()["is_processing"] is True
         r = await h.chat(sid, "not now")
         assert r.status_code == 409
