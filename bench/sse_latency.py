@@ -24,9 +24,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, contextmanager
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -61,11 +60,10 @@ def process(cmd: list[str], env: dict[str, str], url: str) -> Iterator[None]:
         proc.wait(timeout=30)
 
 
-async def read_events(response: httpx.Response, samples: list[float], ready: asyncio.Event, want: int) -> None:
-    """Record the latency of every `bench` frame; set ``ready`` on the first byte."""
+async def read_events(response: httpx.Response, samples: list[float], want: int) -> None:
+    """Record the latency of every `bench` frame until ``want`` of them arrived."""
     seen = 0
     async for line in response.aiter_lines():
-        ready.set()
         if line.startswith("data:"):
             payload = json.loads(line[5:])
             if payload.get("type") == "bench":
@@ -84,15 +82,15 @@ async def measure(
 ) -> list[float]:
     samples: list[float] = []
     limits = httpx.Limits(max_connections=subscribers + 10, max_keepalive_connections=subscribers + 10)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client, AsyncExitStack() as stack:
+    async with (
+        httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client,
+        AsyncExitStack() as stack,
+    ):
         responses = []
         for _ in range(subscribers):
             response = await stack.enter_async_context(_stream(client, subscribe))
             responses.append(response)
-        readies = [asyncio.Event() for _ in responses]
-        readers = [
-            asyncio.create_task(read_events(r, samples, ready, events)) for r, ready in zip(responses, readies)
-        ]
+        readers = [asyncio.create_task(read_events(r, samples, events)) for r in responses]
         async with httpx.AsyncClient(base_url=url, timeout=60) as publisher:
             for i in range(events):
                 expected = (i + 1) * subscribers
@@ -108,7 +106,9 @@ async def measure(
 
 
 class _stream:
-    def __init__(self, client: httpx.AsyncClient, subscribe: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]):
+    def __init__(
+        self, client: httpx.AsyncClient, subscribe: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+    ):
         self.client, self.subscribe = client, subscribe
 
     async def __aenter__(self) -> httpx.Response:
@@ -132,7 +132,9 @@ async def run_aomi(url: str, subscribers: int, events: int) -> list[float]:
         await c.post("/api/sessions", headers=headers)
 
     async def subscribe(client: httpx.AsyncClient) -> httpx.Response:
-        request = client.build_request("GET", "/api/updates", headers={**headers, "Accept": "text/event-stream"})
+        request = client.build_request(
+            "GET", "/api/updates", headers={**headers, "Accept": "text/event-stream"}
+        )
         return await client.send(request, stream=True)
 
     async def publish(client: httpx.AsyncClient, body: bytes) -> None:
@@ -156,29 +158,53 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, nargs="+", default=[1, 100, 1000])
     parser.add_argument("--events", type=int, default=30, help="events per subscriber count")
-    parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary directory")
+    parser.add_argument(
+        "--database-url", default=None, help="default: a SQLite file in a temporary directory"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         aomi_port, base_port = free_port(), free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("AOMI_")}
-        env.update(AOMI_DATA_DIR=tmp, AOMI_PORT=str(aomi_port), AOMI_LOG_LEVEL="warning",
-                   AOMI_SECRET_KEY="bench-secret", AOMI_APPS_DIR=str(Path(tmp) / "apps"))
+        env.update(
+            AOMI_DATA_DIR=tmp,
+            AOMI_PORT=str(aomi_port),
+            AOMI_LOG_LEVEL="warning",
+            AOMI_SECRET_KEY="bench-secret",
+            AOMI_APPS_DIR=str(Path(tmp) / "apps"),
+        )
         if args.database_url:
             env["AOMI_DATABASE_URL"] = args.database_url
         aomi_url, base_url = f"http://127.0.0.1:{aomi_port}", f"http://127.0.0.1:{base_port}"
         aomi_cmd = [str(Path(sys.executable).parent / "aomi"), "serve"]
-        base_cmd = [sys.executable, "-m", "uvicorn", "bench.baseline_sse:app", "--port", str(base_port),
-                    "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
+        base_cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.baseline_sse:app",
+            "--port",
+            str(base_port),
+            "--log-level",
+            "warning",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ]
         print(f"database: {args.database_url or 'SQLite (temporary file)'}; {args.events} events per row")
-        print(f"{'subscribers':>11} | {'aomi median':>11} {'aomi p99':>9} | {'base median':>11} {'base p99':>9} "
-              f"| {'ratio med':>9} {'ratio p99':>9}")
+        print(
+            f"{'subscribers':>11} | {'aomi median':>11} {'aomi p99':>9} "
+            f"| {'base median':>11} {'base p99':>9} | {'ratio med':>9} {'ratio p99':>9}"
+        )
         with process(aomi_cmd, env, aomi_url), process(base_cmd, env, base_url):
             for n in args.subscribers:
                 base = summary(asyncio.run(run_baseline(base_url, n, args.events)))
                 ours = summary(asyncio.run(run_aomi(aomi_url, n, args.events)))
-                print(f"{n:>11} | {ours[0]:>9.2f}ms {ours[1]:>7.2f}ms | {base[0]:>9.2f}ms {base[1]:>7.2f}ms "
-                      f"| {ours[0] / base[0]:>9.2f} {ours[1] / base[1]:>9.2f}", flush=True)
+                print(
+                    f"{n:>11} | {ours[0]:>9.2f}ms {ours[1]:>7.2f}ms | {base[0]:>9.2f}ms {base[1]:>7.2f}ms "
+                    f"| {ours[0] / base[0]:>9.2f} {ours[1] / base[1]:>9.2f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from aomi.agent.models import ModelRegistry
 from aomi.db import tables as t
+from aomi.settings import Settings
 from tests.support.harness import Harness, SlowModel, headers, new_id, running
 from tests.support.price_server import FakePriceApi
 
@@ -220,3 +221,31 @@ async def test_key_plaintext_is_nowhere_in_the_database(server: Harness) -> None
     assert sid in blob  # the dump really holds the data
     assert key not in blob
     assert key.split("-", 2)[2] not in blob
+
+
+async def test_polling_a_session_in_memory_touches_no_database(
+    api_settings: Settings, models: ModelRegistry
+) -> None:
+    """The hot path: a cached key and a session in memory cost no SQL, and the snapshot is reused."""
+    # A long key cache keeps the test independent of how long the turn takes on a busy machine.
+    async with running(api_settings.model_copy(update={"key_cache_seconds": 60}), models) as h:
+        key = await h.issue_key("mycoindex")
+        sid = new_id()
+        await h.chat(sid, "hello", app="mycoindex", key=key)
+        await h.wait_idle(sid, app="mycoindex", key=key)
+        statements: list[str] = []
+
+        def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            statements.append(statement)
+
+        sync_engine = h.services.engine.sync_engine
+        event.listen(sync_engine, "before_cursor_execute", record)
+        try:
+            bodies = [(await h.state(sid, app="mycoindex", key=key)).content for _ in range(5)]
+        finally:
+            event.remove(sync_engine, "before_cursor_execute", record)
+        assert statements == []
+        assert len(set(bodies)) == 1
+        s = await h.services.manager.get(sid)
+        assert s is not None
+        assert s.snapshot() is s.snapshot()  # serialized once per change, not per poll

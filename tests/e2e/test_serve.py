@@ -168,6 +168,22 @@ def test_seed_flow_with_curl_and_restart(server: ServerProcess, env: dict[str, s
     again = _wait_idle(server.url, sid, key)
     assert again["messages"] == done["messages"]
 
+    # A revocation by the CLI (another process) reaches the running server.
+    subprocess.run([AOMI, "keys", "revoke", issued["prefix"]], env=env, check=True, capture_output=True)
+    revoked_at = time.monotonic()
+    deadline = revoked_at + 10
+    while True:
+        r = httpx.get(
+            f"{server.url}/api/state",
+            params={"app": "mycoindex"},
+            headers={"X-Session-Id": sid, "AOMI-APP-KEY": key},
+        )
+        if r.status_code == 401:
+            break
+        assert r.status_code == 200 and time.monotonic() < deadline
+        time.sleep(0.02)
+    print(f"revoked key rejected after {(time.monotonic() - revoked_at) * 1000:.0f} ms")
+
 
 def test_long_query_string_is_accepted(server: ServerProcess, env: dict[str, str]) -> None:
     key = _issue_key(env)["key"]
