@@ -100,8 +100,11 @@ class TurnRunner:
             raise SessionBusy("a turn is already running in this session (on another server)")
         s.messages.append(user_msg)
         s.changed()
+        try:
+            await self.manager.add_event(s, TURN_STARTED, {})
+        except Exception:  # the message is committed: the turn runs even if the announcement failed
+            log.exception("session %s: announcing the turn failed", s.id)
         s.task = asyncio.create_task(self._run(s, text), name=f"turn-{s.id}")
-        await self.manager.add_event(s, TURN_STARTED, {})
 
     async def interrupt(self, s: Session) -> None:
         """Cancel the running turn (model call and tools) and wait until its end is written."""

@@ -164,13 +164,15 @@ class SessionManager:
 
         HTTP-kind events also wait in the session for the next snapshot.
         """
-        s.last_event_seq += 1  # taken before any await: concurrent appends get distinct numbers
-        event = Event(seq=s.last_event_seq, kind=kind, payload=payload)
-        await self.store.append_event(s.id, event)
-        if kind in HTTP_EVENT_KINDS:
-            s.pending_events.append(event)
-            s.changed()
-        self.bus.publish(s.id, event)
+        # One append at a time per session: subscribers see events in sequence order.
+        async with s.event_lock:
+            event = Event(seq=s.last_event_seq + 1, kind=kind, payload=payload)
+            await self.store.append_event(s.id, event)
+            s.last_event_seq = event.seq
+            if kind in HTTP_EVENT_KINDS:
+                s.pending_events.append(event)
+                s.changed()
+            self.bus.publish(s.id, event)
         return event
 
     async def snapshot(self, s: Session) -> bytes:

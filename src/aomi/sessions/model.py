@@ -136,6 +136,7 @@ class Session:
     lease_expires_ms: int | None = None
     # Runtime only, never persisted.
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    event_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     last_access: float = field(default_factory=time.monotonic, repr=False)
     _snapshot: bytes | None = field(default=None, repr=False)
 
