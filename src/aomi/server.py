@@ -34,7 +34,7 @@ log = logging.getLogger("aomi.server")
 
 
 async def _maintenance(services: Services) -> None:
-    """Lease renewal, orphan recovery, idle eviction and last-used flushing, on one timer."""
+    """Lease renewal, orphan recovery and idle eviction, on one timer."""
     settings = services.settings
     interval = min(settings.lease_seconds / 3, 5.0)
     while True:
@@ -43,7 +43,6 @@ async def _maintenance(services: Services) -> None:
             await services.manager.store.renew_leases(services.manager.owner, services.runner.lease_ms)
             await services.manager.recover_orphans()
             services.manager.evict()
-            await services.verifier.flush_last_used()
         except Exception:
             log.exception("maintenance pass failed; retrying in %.1f s", interval)
 
@@ -78,6 +77,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         if recovered:
             log.warning("marked %d orphaned turn(s) interrupted", recovered)
         maintenance = asyncio.create_task(_maintenance(services))
+        verifier.start()  # writes App keys' last_used_at in the background
         try:
             yield
         finally:

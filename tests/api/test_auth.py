@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from aomi.agent.models import ModelRegistry
+from aomi.settings import Settings
 from aomi.timeutil import now_ms
-from tests.support.harness import Harness, headers, new_id
+from tests.support.harness import Harness, headers, new_id, running
 
 
 @pytest.mark.parametrize("sid", [None, "", "not-a-uuid", "1234", "g" * 36])
@@ -117,3 +119,14 @@ async def test_session_moves_between_apps_the_caller_may_use(server: Harness) ->
     assert [m["content"] for m in body["messages"] if m["sender"] == "user"] == ["first", "second"]
     s = await server.services.manager.store.load(sid)
     assert s is not None and s.app == "mycoindex"
+
+
+async def test_key_use_is_recorded_by_the_server(api_settings: Settings, models: ModelRegistry) -> None:
+    async with running(api_settings, models) as h:
+        issued = await h.services.keys.create(["mycoindex"])
+        assert issued.record.last_used_ms is None
+        before = now_ms()
+        assert (await h.chat(new_id(), "hi", app="mycoindex", key=issued.key)).status_code == 200
+    async with running(api_settings, models) as h:  # the stop wrote what was pending
+        (record,) = await h.services.keys.list()
+        assert record.last_used_ms is not None and record.last_used_ms >= before

@@ -185,6 +185,41 @@ def test_seed_flow_with_curl_and_restart(server: ServerProcess, env: dict[str, s
     print(f"revoked key rejected after {(time.monotonic() - revoked_at) * 1000:.0f} ms")
 
 
+def test_a_killed_server_leaves_no_session_processing(
+    env: dict[str, str], tmp_path: Path, price_api: FakePriceApi
+) -> None:
+    """SIGKILL mid-turn: the next server marks the turn interrupted and says why, keeping the messages."""
+    env = {**env, "AOMI_LEASE_SECONDS": "1"}
+    server = ServerProcess(env, int(env["AOMI_PORT"]), tmp_path / "killed.log")
+    server.start()
+    key = _issue_key(env)["key"]
+    sid = str(uuid.uuid4())
+    price_api.delay = 60.0  # the tool call hangs: the turn is mid-flight when the server dies
+    headers = {"X-Session-Id": sid, "AOMI-APP-KEY": key}
+    r = httpx.post(
+        f"{server.url}/api/chat", params={"message": "price of ETH", "app": "mycoindex"}, headers=headers
+    )
+    assert r.status_code == 200
+    deadline = time.monotonic() + 15
+    while not any(m["tool_result"] for m in r.json()["messages"]):
+        assert time.monotonic() < deadline, r.json()
+        time.sleep(0.02)
+        r = httpx.get(f"{server.url}/api/state", params={"app": "mycoindex"}, headers=headers)
+    assert server.proc is not None
+    server.proc.kill()
+    server.proc.wait(timeout=10)
+    price_api.delay = 0.0
+    server.start()
+    try:
+        body = _wait_idle(server.url, sid, key)
+        assert body["status"] == "interrupted"
+        assert body["messages"][0]["content"] == "price of ETH"
+        assert not any(m["is_streaming"] for m in body["messages"])
+        assert "interrupted" in body["system_events"][0]["SystemError"]
+    finally:
+        server.stop()
+
+
 def test_long_query_string_is_accepted(server: ServerProcess, env: dict[str, str]) -> None:
     key = _issue_key(env)["key"]
     sid = str(uuid.uuid4())
