@@ -12,14 +12,16 @@ from contextlib import asynccontextmanager
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from aomi import __version__
 from aomi.agent.models import ModelRegistry, default_model_registry
 from aomi.agent.runner import TurnRunner
 from aomi.api import chat, control, events, health, sessions
-from aomi.api.auth import Authorizer
+from aomi.api.auth import KEY_HEADER, KEY_HEADER_ALIAS, SESSION_HEADER, Authorizer
 from aomi.api.errors import install_error_handlers
 from aomi.api.limits import BodyLimitMiddleware
+from aomi.api.sessions import NEXT_CURSOR_HEADER
 from aomi.apps.registry import load_registry
 from aomi.db.engine import create_engine, upgrade
 from aomi.keys.store import KeyStore
@@ -96,6 +98,15 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=[SESSION_HEADER, KEY_HEADER, KEY_HEADER_ALIAS, "Last-Event-ID", "Content-Type"],
+            expose_headers=[NEXT_CURSOR_HEADER],
+            max_age=600,
+        )
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(chat.router)

@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         description="Events buffered per `/api/updates` subscriber; one that falls further behind "
         "catches up from the database instead of slowing anyone down.",
     )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API (CORS), as a JSON list, e.g. "
+        '`["https://app.example.com"]`; `["*"]` allows any. Empty: no CORS headers.',
+    )
     log_level: str = Field(
         default="info", description="Log level of `aomi serve` (debug, info, warning, error)."
     )
