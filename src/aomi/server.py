@@ -96,6 +96,9 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         version=__version__,
         description="Self-hostable backend for web3 AI assistants.",
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry hooks are unused here (metrics will come with
+        # /metrics); switched off they cost nothing per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:

@@ -15,7 +15,7 @@ from aomi.services import Services
 from aomi.sessions.model import Session
 
 
-def _services(request: Request) -> Services:
+async def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 

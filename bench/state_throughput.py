@@ -1,0 +1,119 @@
+"""Throughput of GET /api/state for a warm session against a bare Starlette baseline.
+
+Both servers are real uvicorn processes (httptools, uvloop, one worker); `wrk` (Debian
+package `wrk`) drives them from a second process. The baseline serves the very snapshot
+bytes Aomi returns, from memory, with no auth or session lookup. Goal (docs/notes): at
+least 60 % of the baseline's requests per second.
+
+    uv run python -m bench.state_throughput [--seconds 10] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from bench.sse_latency import free_port, process
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> tuple[float, str, str]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise SystemExit(f"{non2xx.group(1)} error responses from {url}")
+    return rps, p50, p99
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    with tempfile.TemporaryDirectory() as tmp:
+        apps = Path(tmp) / "apps"
+        shutil.copytree(ROOT / "examples" / "apps" / "mycoindex", apps / "mycoindex")
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AOMI_")}
+        env.update(
+            AOMI_DATA_DIR=tmp,
+            AOMI_PORT=str(port),
+            AOMI_LOG_LEVEL="warning",
+            AOMI_SECRET_KEY="bench",
+            AOMI_APPS_DIR=str(apps),
+            AOMI_PRICE_API_URL="http://127.0.0.1:9/none",
+        )
+        url = f"http://127.0.0.1:{port}"
+        aomi = str(Path(sys.executable).parent / "aomi")
+        key = subprocess.run(
+            [aomi, "keys", "create", "--app", "mycoindex", "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        key = httpx.Response(200, content=key).json()["key"]
+        sid = str(uuid.uuid4())
+        keyed = {"X-Session-Id": sid, "AOMI-APP-KEY": key}
+        with process([aomi, "serve"], env, url):
+            for message in ("What is the price of ETH?", "And the price of BTC?", "hello"):
+                httpx.post(f"{url}/api/chat", params={"message": message, "app": "mycoindex"}, headers=keyed)
+                while httpx.get(f"{url}/api/state?app=mycoindex", headers=keyed).json()["is_processing"]:
+                    time.sleep(0.01)
+            snapshot = httpx.get(f"{url}/api/state?app=mycoindex", headers=keyed).content
+            public_sid = str(uuid.uuid4())
+            httpx.post(f"{url}/api/chat", params={"message": "hello"}, headers={"X-Session-Id": public_sid})
+            ours_keyed = wrk(f"{url}/api/state?app=mycoindex", keyed, args.seconds, args.connections)
+            ours_public = wrk(
+                f"{url}/api/state", {"X-Session-Id": public_sid}, args.seconds, args.connections
+            )
+        base_port = free_port()
+        base_env = {**env, "BENCH_SNAPSHOT": snapshot.decode()}
+        base_url = f"http://127.0.0.1:{base_port}"
+        base_cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.baseline_state:app",
+            "--port",
+            str(base_port),
+            "--log-level",
+            "warning",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ]
+        with process(base_cmd, base_env, base_url):
+            base = wrk(f"{base_url}/api/state", {}, args.seconds, args.connections)
+    print(f"snapshot {len(snapshot)} bytes; wrk -t1 -c{args.connections} -d{args.seconds}s")
+    print(f"{'server':<34} {'req/s':>9} {'p50':>9} {'p99':>9} {'ratio':>7}")
+    for label, (rps, p50, p99) in (
+        ("bare Starlette (baseline)", base),
+        ("aomi, keyed App (cached key)", ours_keyed),
+        ("aomi, public App (no key)", ours_public),
+    ):
+        print(f"{label:<34} {rps:>9.0f} {p50:>9} {p99:>9} {rps / base[0]:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()
