@@ -42,7 +42,9 @@ async def _maintenance(services: Services) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await services.manager.store.renew_leases(services.manager.owner, services.runner.lease_ms)
+            manager = services.manager
+            running = [s.id for s in manager.running()]
+            await manager.store.renew_leases(manager.owner, running, services.runner.lease_ms)
             await services.manager.recover_orphans()
             services.manager.evict()
         except Exception:

@@ -188,3 +188,29 @@ async def test_idle_sessions_are_evicted_from_memory_only(
         assert len(h.services.manager) == 0
         for sid in sids:
             assert len((await h.state(sid)).json()["messages"]) == 2
+
+
+async def test_a_long_turn_keeps_its_lease_alive(api_settings: Settings) -> None:
+    """The owner renews the lease: a turn longer than the lease is not mistaken for an orphan."""
+    slow = SlowModel()
+    async with running(_settings(api_settings, lease_seconds=0.3), _registry(slow=slow.model)) as h:
+        sid = new_id()
+        await h.services.manager.get_or_create(sid, "testapp", "slow")
+        await h.chat(sid, "go", app="testapp")
+        await asyncio.wait_for(slow.started.wait(), 5)
+        first = (await h.services.manager.store.load(sid)).lease_expires_ms  # type: ignore[union-attr]
+        for _ in range(200):  # several lease lengths, polling the stored lease
+            await asyncio.sleep(0.01)
+            stored = await h.services.manager.store.load(sid)
+            assert stored is not None and stored.status is Status.PROCESSING
+            if (
+                stored.lease_expires_ms is not None
+                and first is not None
+                and stored.lease_expires_ms > first + 600
+            ):
+                break
+        else:
+            raise AssertionError("the lease was not renewed")
+        assert await h.services.manager.recover_orphans() == 0
+        slow.release.set()
+        assert (await h.wait_idle(sid, app="testapp"))["status"] == "idle"

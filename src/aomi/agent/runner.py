@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 import httpx
 from pydantic_ai import Agent, AgentRunResultEvent, RunCancelled, RunContext, capture_run_messages
@@ -120,7 +119,8 @@ class TurnRunner:
 
     async def _run(self, s: Session, text: str) -> None:
         proj = TurnProjection(s)
-        status, error = Status.IDLE, None
+        status: Status = Status.IDLE
+        error: str | None = None
         history: list[ModelMessage] | None = None
         flusher = asyncio.create_task(self._flush_loop(s, proj))
         try:
@@ -196,7 +196,12 @@ class TurnRunner:
                     proj.text_dirty = True
 
     async def _finish(
-        self, s: Session, proj: TurnProjection, status: Status, history: list[ModelMessage] | None, error: Any
+        self,
+        s: Session,
+        proj: TurnProjection,
+        status: Status,
+        history: list[ModelMessage] | None,
+        error: str | None,
     ) -> None:
         proj.close_all()
         if history:

@@ -271,11 +271,19 @@ class SessionStore:
                 .values(http_delivered=True)
             )
 
-    async def renew_leases(self, owner: str, lease_ms: int) -> None:
+    async def renew_leases(self, owner: str, session_ids: Collection[str], lease_ms: int) -> None:
+        """Extend the leases of the turns running here (only these: a turn whose end failed to be
+        written lets its lease lapse, and orphan recovery then settles the row)."""
+        if not session_ids:
+            return
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(t.sessions)
-                .where(t.sessions.c.lease_owner == owner, t.sessions.c.status == Status.PROCESSING.value)
+                .where(
+                    t.sessions.c.id.in_(list(session_ids)),
+                    t.sessions.c.lease_owner == owner,
+                    t.sessions.c.status == Status.PROCESSING.value,
+                )
                 .values(lease_expires_ms=now_ms() + lease_ms)
             )
 
