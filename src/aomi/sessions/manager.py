@@ -106,18 +106,21 @@ class SessionManager:
             self.evict()
 
     def evict(self) -> int:
-        """Drop idle sessions and, over the size bound, the least recently used; never a running turn."""
+        """Drop idle sessions and, over the size bound, the least recently used; never a running turn.
+
+        The cache is in access order, so the walk stops at the first recent entry once the size fits.
+        """
         deadline = time.monotonic() - self.idle_seconds
-        dropped = 0
-        for sid, s in list(self._cache.items()):
-            over = len(self._cache) > self.cache_size
-            if not over and s.last_access > deadline:
-                continue
-            if s.is_processing or s.task is not None:
-                continue
+        excess = len(self._cache) - self.cache_size
+        victims: list[str] = []
+        for sid, s in self._cache.items():
+            if len(victims) >= excess and s.last_access > deadline:
+                break
+            if s.idle_here:
+                victims.append(sid)
+        for sid in victims:
             del self._cache[sid]
-            dropped += 1
-        return dropped
+        return len(victims)
 
     def forget(self, session_id: str) -> None:
         self._cache.pop(session_id, None)
