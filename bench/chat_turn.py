@@ -13,21 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 
-from bench.sse_latency import free_port, process
-
-ROOT = Path(__file__).resolve().parents[1]
+from bench.common import AOMI, aomi_env, free_port, process
 
 
 class _Prices(BaseHTTPRequestHandler):
@@ -82,19 +77,10 @@ def main() -> None:
     threading.Thread(target=prices.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AOMI_")}
-        env.update(
-            AOMI_DATA_DIR=tmp,
-            AOMI_PORT=str(port),
-            AOMI_LOG_LEVEL="warning",
-            AOMI_SECRET_KEY="bench",
-            AOMI_APPS_DIR=str(Path(tmp) / "apps"),
-            AOMI_PRICE_API_URL=f"http://127.0.0.1:{prices.server_address[1]}",
-        )
-        if args.database_url:
-            env["AOMI_DATABASE_URL"] = args.database_url
+        price_api = f"http://127.0.0.1:{prices.server_address[1]}"
+        env = aomi_env(tmp, port, args.database_url, price_api_url=price_api)
         url = f"http://127.0.0.1:{port}"
-        with process([str(Path(sys.executable).parent / "aomi"), "serve"], env, url):
+        with process([AOMI, "serve"], env, url):
             asyncio.run(turns(url, "hello", 5))  # warm-up
             base = statistics.median(asyncio.run(health(url, args.turns)))
             print(f"database: {args.database_url or 'SQLite (temporary file)'}; {args.turns} turns each")

@@ -16,48 +16,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, contextmanager
-from pathlib import Path
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextmanager
-def process(cmd: list[str], env: dict[str, str], url: str) -> Iterator[None]:
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"server did not start: {' '.join(cmd)}")
-            time.sleep(0.1)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+from bench.common import AOMI, aomi_env, baseline_command, free_port, process
 
 
 async def read_events(response: httpx.Response, samples: list[float], want: int) -> None:
@@ -165,38 +133,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         aomi_port, base_port = free_port(), free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AOMI_")}
-        env.update(
-            AOMI_DATA_DIR=tmp,
-            AOMI_PORT=str(aomi_port),
-            AOMI_LOG_LEVEL="warning",
-            AOMI_SECRET_KEY="bench-secret",
-            AOMI_APPS_DIR=str(Path(tmp) / "apps"),
-        )
-        if args.database_url:
-            env["AOMI_DATABASE_URL"] = args.database_url
+        env = aomi_env(tmp, aomi_port, args.database_url)
         aomi_url, base_url = f"http://127.0.0.1:{aomi_port}", f"http://127.0.0.1:{base_port}"
-        aomi_cmd = [str(Path(sys.executable).parent / "aomi"), "serve"]
-        base_cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.baseline_sse:app",
-            "--port",
-            str(base_port),
-            "--log-level",
-            "warning",
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-        ]
+        base_cmd = baseline_command("bench.baseline_sse:app", base_port)
         print(f"database: {args.database_url or 'SQLite (temporary file)'}; {args.events} events per row")
         print(
             f"{'subscribers':>11} | {'aomi median':>11} {'aomi p99':>9} "
             f"| {'base median':>11} {'base p99':>9} | {'ratio med':>9} {'ratio p99':>9}"
         )
-        with process(aomi_cmd, env, aomi_url), process(base_cmd, env, base_url):
+        with process([AOMI, "serve"], env, aomi_url), process(base_cmd, env, base_url):
             for n in args.subscribers:
                 base = summary(asyncio.run(run_baseline(base_url, n, args.events)))
                 ours = summary(asyncio.run(run_aomi(aomi_url, n, args.events)))

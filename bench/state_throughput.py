@@ -11,11 +11,9 @@ least 60 % of the baseline's requests per second.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -23,9 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.sse_latency import free_port, process
-
-ROOT = Path(__file__).resolve().parents[1]
+from bench.common import AOMI, ROOT, aomi_env, baseline_command, free_port, process
 
 
 def wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> tuple[float, str, str]:
@@ -50,22 +46,12 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     with tempfile.TemporaryDirectory() as tmp:
-        apps = Path(tmp) / "apps"
-        shutil.copytree(ROOT / "examples" / "apps" / "mycoindex", apps / "mycoindex")
+        shutil.copytree(ROOT / "examples" / "apps" / "mycoindex", Path(tmp) / "apps" / "mycoindex")
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AOMI_")}
-        env.update(
-            AOMI_DATA_DIR=tmp,
-            AOMI_PORT=str(port),
-            AOMI_LOG_LEVEL="warning",
-            AOMI_SECRET_KEY="bench",
-            AOMI_APPS_DIR=str(apps),
-            AOMI_PRICE_API_URL="http://127.0.0.1:9/none",
-        )
+        env = aomi_env(tmp, port, price_api_url="http://127.0.0.1:9/none")
         url = f"http://127.0.0.1:{port}"
-        aomi = str(Path(sys.executable).parent / "aomi")
         key = subprocess.run(
-            [aomi, "keys", "create", "--app", "mycoindex", "--json"],
+            [AOMI, "keys", "create", "--app", "mycoindex", "--json"],
             env=env,
             check=True,
             capture_output=True,
@@ -74,7 +60,7 @@ def main() -> None:
         key = httpx.Response(200, content=key).json()["key"]
         sid = str(uuid.uuid4())
         keyed = {"X-Session-Id": sid, "AOMI-APP-KEY": key}
-        with process([aomi, "serve"], env, url):
+        with process([AOMI, "serve"], env, url):
             for message in ("What is the price of ETH?", "And the price of BTC?", "hello"):
                 httpx.post(f"{url}/api/chat", params={"message": message, "app": "mycoindex"}, headers=keyed)
                 while httpx.get(f"{url}/api/state?app=mycoindex", headers=keyed).json()["is_processing"]:
@@ -89,20 +75,7 @@ def main() -> None:
         base_port = free_port()
         base_env = {**env, "BENCH_SNAPSHOT": snapshot.decode()}
         base_url = f"http://127.0.0.1:{base_port}"
-        base_cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.baseline_state:app",
-            "--port",
-            str(base_port),
-            "--log-level",
-            "warning",
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-        ]
+        base_cmd = baseline_command("bench.baseline_state:app", base_port)
         with process(base_cmd, base_env, base_url):
             base = wrk(f"{base_url}/api/state", {}, args.seconds, args.connections)
     print(f"snapshot {len(snapshot)} bytes; wrk -t1 -c{args.connections} -d{args.seconds}s")

@@ -46,6 +46,15 @@ def _settings(base: Settings, **update: Any) -> Settings:
     return base.model_copy(update=update)
 
 
+async def _start_slow(h: Harness, slow: SlowModel) -> str:
+    """A testapp session on the slow model, its turn started and streaming."""
+    sid = new_id()
+    await h.services.manager.get_or_create(sid, "testapp", "slow")
+    assert (await h.chat(sid, "go", app="testapp")).status_code == 200
+    await asyncio.wait_for(slow.started.wait(), 5)
+    return sid
+
+
 async def _one_turn(h: Harness, model: str) -> dict[str, Any]:
     sid = new_id()
     await h.services.manager.get_or_create(sid, "testapp", model)
@@ -85,10 +94,7 @@ async def test_the_wall_time_limit_ends_the_turn_in_error(api_settings: Settings
 async def test_streamed_text_is_flushed_while_the_turn_runs(api_settings: Settings) -> None:
     slow = SlowModel()
     async with running(_settings(api_settings, stream_flush_seconds=0.05), _registry(slow=slow.model)) as h:
-        sid = new_id()
-        await h.services.manager.get_or_create(sid, "testapp", "slow")
-        await h.chat(sid, "go", app="testapp")
-        await asyncio.wait_for(slow.started.wait(), 5)
+        sid = await _start_slow(h, slow)
         stored = None
         for _ in range(200):
             stored = await h.services.manager.store.load(sid)
@@ -161,11 +167,8 @@ async def test_a_live_foreign_lease_is_respected_then_recovered(
 
 async def test_graceful_shutdown_interrupts_running_turns(api_settings: Settings) -> None:
     slow = SlowModel()
-    sid = new_id()
     async with running(_settings(api_settings), _registry(slow=slow.model)) as h:
-        await h.services.manager.get_or_create(sid, "testapp", "slow")
-        await h.chat(sid, "go", app="testapp")
-        await asyncio.wait_for(slow.started.wait(), 5)
+        sid = await _start_slow(h, slow)
     assert slow.cancelled
     async with running(_settings(api_settings), _registry(slow=slow.model)) as h:
         stored = await h.services.manager.get(sid)
@@ -194,20 +197,14 @@ async def test_a_long_turn_keeps_its_lease_alive(api_settings: Settings) -> None
     """The owner renews the lease: a turn longer than the lease is not mistaken for an orphan."""
     slow = SlowModel()
     async with running(_settings(api_settings, lease_seconds=0.3), _registry(slow=slow.model)) as h:
-        sid = new_id()
-        await h.services.manager.get_or_create(sid, "testapp", "slow")
-        await h.chat(sid, "go", app="testapp")
-        await asyncio.wait_for(slow.started.wait(), 5)
-        first = (await h.services.manager.store.load(sid)).lease_expires_ms  # type: ignore[union-attr]
+        sid = await _start_slow(h, slow)
+        initial = await h.services.manager.store.load(sid)
+        assert initial is not None and initial.lease_expires_ms is not None
         for _ in range(200):  # several lease lengths, polling the stored lease
             await asyncio.sleep(0.01)
             stored = await h.services.manager.store.load(sid)
             assert stored is not None and stored.status is Status.PROCESSING
-            if (
-                stored.lease_expires_ms is not None
-                and first is not None
-                and stored.lease_expires_ms > first + 600
-            ):
+            if (stored.lease_expires_ms or 0) > initial.lease_expires_ms + 600:
                 break
         else:
             raise AssertionError("the lease was not renewed")
