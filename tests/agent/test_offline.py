@@ -24,7 +24,8 @@ from pydantic_ai.messages import (
 from pydantic_ai.run import AgentRunResultEvent
 
 from aomi.agent.deps import TurnDeps
-from aomi.agent.offline import OFFLINE_LABEL, build_offline_model, price_question_token
+from aomi.agent.labels import OFFLINE_LABEL
+from aomi.agent.offline import build_offline_model, price_question_token
 from aomi.apps.app import App
 from aomi.apps.registry import default_app
 from aomi.tools.registry import tools_for

@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from pydantic_ai.models import Model
 
-from aomi.agent.offline import OFFLINE_LABEL, build_offline_model
+from aomi.agent.labels import OFFLINE_LABEL
+from aomi.agent.offline import build_offline_model
 from aomi.errors import UnknownModel
 
 ModelFactory = Callable[[], Model]

@@ -24,7 +24,8 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 
-OFFLINE_LABEL = "offline"
+from aomi.agent.labels import OFFLINE_LABEL
+
 PRICE_TOOL = "get_token_price"
 OFFLINE_NOTE = "(I am the offline model: no LLM provider is configured.)"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
-from aomi.agent.offline import OFFLINE_LABEL
+from aomi.agent.labels import OFFLINE_LABEL
 from aomi.apps.app import DEFAULT_APP_NAME, App
 from aomi.errors import ManifestError
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from aomi.agent.offline import OFFLINE_LABEL
+from aomi.agent.labels import OFFLINE_LABEL
 from aomi.apps.app import DEFAULT_APP_NAME, App
 from aomi.apps.manifest import MANIFEST_FILE, parse_manifest
 from aomi.errors import ManifestError
-from aomi.tools.registry import BUILTIN_TOOLS
 
 __all__ = ["App", "AppRegistry", "default_app", "load_registry"]
 
@@ -17,6 +16,13 @@ DEFAULT_PREAMBLE = """\
 You are Aomi, a helpful assistant for people using Ethereum and other EVM chains.
 Answer clearly and briefly. Use your tools for facts that change (such as token prices) \
 instead of guessing, and say so when a tool fails. Never ask for private keys or seed phrases."""
+
+
+def builtin_tool_names() -> tuple[str, ...]:
+    # Imported here: the tools load the agent runtime, which commands like `aomi --help` don't need.
+    from aomi.tools.registry import BUILTIN_TOOLS
+
+    return tuple(BUILTIN_TOOLS)
 
 
 def default_app() -> App:
@@ -28,7 +34,7 @@ def default_app() -> App:
         preamble=DEFAULT_PREAMBLE,
         default_model=OFFLINE_LABEL,
         allowed_models=(OFFLINE_LABEL,),
-        tools=tuple(BUILTIN_TOOLS),
+        tools=builtin_tool_names(),
     )
 
 
@@ -70,5 +76,5 @@ def load_registry(apps_dir: Path, model_labels: Collection[str] = (OFFLINE_LABEL
         if not apps_dir.is_dir():
             raise ManifestError(f"{apps_dir}: the apps directory is not a directory")
         for manifest in sorted(apps_dir.glob(f"*/{MANIFEST_FILE}")):
-            apps.append(parse_manifest(manifest, tool_names=BUILTIN_TOOLS.keys(), model_labels=model_labels))
+            apps.append(parse_manifest(manifest, tool_names=builtin_tool_names(), model_labels=model_labels))
     return AppRegistry(apps)

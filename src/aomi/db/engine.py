@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant: serializes concurrent start-ups migrating one PostgreSQL database.
@@ -38,6 +39,8 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config  # alembic loads only when migrating: quicker CLI start
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = connection
@@ -47,6 +50,8 @@ def _alembic_config(connection: Connection) -> Config:
 def _upgrade(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+    from alembic import command
+
     command.upgrade(_alembic_config(connection), "head")
 
 

@@ -1,0 +1,3 @@
+"""Model labels that other packages name without loading the agent runtime."""
+
+OFFLINE_LABEL = "offline"
