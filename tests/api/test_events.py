@@ -62,10 +62,24 @@ async def test_http_kind_events_are_delivered_once_and_stay_listed(server: Harne
     assert events == [{"InlineCall": call}, {"SystemError": "boom"}]
 
 
+async def test_a_system_message_creates_an_unknown_session(server: Harness) -> None:
+    sid = new_id()
+    await _system(server, sid, "wallet connected")
+    state = (await server.state(sid)).json()
+    assert [(m["sender"], m["content"]) for m in state["messages"]] == [("system", "wallet connected")]
+    assert (await server.client.get("/api/events", headers=headers(sid))).json() == [
+        {"SystemNotice": "wallet connected"}
+    ]
+    key = await server.issue_key("mycoindex")
+    keyed = await server.client.post("/api/system?message=x&app=mycoindex", headers=headers(new_id()))
+    assert keyed.status_code == 401
+    ok = await server.client.post("/api/system?message=x&app=mycoindex", headers=headers(new_id(), key))
+    assert ok.status_code == 200
+
+
 async def test_event_and_system_errors(server: Harness) -> None:
     sid = new_id()
     assert (await server.client.get("/api/events", headers=headers(sid))).status_code == 404
-    assert (await server.client.post("/api/system?message=x", headers=headers(sid))).status_code == 404
     assert (await server.client.get("/api/events")).status_code == 400
     await server.chat(sid, "hi")
     await server.wait_idle(sid)

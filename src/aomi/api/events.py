@@ -44,7 +44,10 @@ def _system_event(text: str) -> tuple[str, Any]:
 
 @router.post("/system")
 async def system_message(request: Request, services: ServicesDep) -> dict[str, Any]:
-    """Post a system message into the session (query or JSON body `message`) -> `{"res": Message}`."""
+    """Post a system message into the session (query or JSON body `message`) -> `{"res": Message}`.
+
+    Creates the session if unknown: clients report wallet changes before the first chat.
+    """
     sid = session_id_from(request.headers)
     fields = await request_fields(request)
     text = fields.text("message")
@@ -52,7 +55,9 @@ async def system_message(request: Request, services: ServicesDep) -> dict[str, A
         raise InvalidInput("message is required and must not be empty")
     if len(text.encode()) > services.settings.max_message_bytes:
         raise PayloadTooLarge(f"message is larger than {services.settings.max_message_bytes} bytes")
-    _, s = await authorized_session(services, request, sid, fields.app)
+    caller = await services.auth.authorize(fields.app, request.headers)
+    s, _ = await services.manager.get_or_create(sid, caller.app.name, caller.app.default_model)
+    services.auth.check_session(caller, s)
     msg = Message(seq=s.next_message_seq(), sender=Sender.SYSTEM, content=text)
     s.messages.append(msg)
     s.changed()

@@ -21,7 +21,7 @@ from aomi.sessions.user_state import parse_wallet
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
-MAX_LIMIT = 100
+MAX_LIMIT = 500  # also the default: the TypeScript client sends no limit and reads one page
 
 
 class RenameBody(BaseModel):
@@ -69,7 +69,7 @@ async def list_sessions(
     request: Request,
     services: ServicesDep,
     public_key: Annotated[str | None, Query(description="The wallet whose threads to list.")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most threads in one page.")] = 20,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Most threads in one page.")] = MAX_LIMIT,
     cursor: Annotated[str | None, Query(description="The X-Next-Cursor of the previous page.")] = None,
 ) -> JSONResponse:
     """Threads bound to a wallet, most recently active first, of the Apps this caller may use.
