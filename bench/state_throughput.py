@@ -24,14 +24,20 @@ import httpx
 from bench.common import AOMI, ROOT, aomi_env, baseline_command, free_port, process
 
 
+def _field(pattern: str, out: str) -> str:
+    match = re.search(pattern, out, re.M)
+    if match is None:
+        raise SystemExit(f"unexpected wrk output, no {pattern!r}:\n{out}")
+    return match.group(1)
+
+
 def wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> tuple[float, str, str]:
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
+    rps = float(_field(r"Requests/sec:\s+([\d.]+)", out))
+    p50, p99 = _field(r"^\s+50%\s+(\S+)", out), _field(r"^\s+99%\s+(\S+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise SystemExit(f"{non2xx.group(1)} error responses from {url}")

@@ -178,14 +178,13 @@ async def test_chat_fields_from_a_json_body(server: Harness) -> None:
 
 
 async def test_restart_keeps_every_session(
-    server: Harness, api_settings: object, models: ModelRegistry
+    server: Harness, api_settings: Settings, models: ModelRegistry
 ) -> None:
     sids = [new_id() for _ in range(3)]
     for i, sid in enumerate(sids):
         await server.chat(sid, f"message {i}")
         await server.wait_idle(sid)
     before = {sid: (await server.state(sid)).json() for sid in sids}
-    assert isinstance(api_settings, type(server.settings))
     async with running(api_settings, models) as again:
         assert len(again.services.manager) == 0
         for sid in sids:

@@ -75,7 +75,7 @@ async def test_wallet_reaches_the_agent_context(server: Harness) -> None:
     assert f"Wallet: {VITALIK} on Base (chain id 8453)." in instructions
 
 
-async def test_wallet_survives_a_restart(server: Harness, api_settings: object, models: object) -> None:
+async def test_wallet_survives_a_restart(server: Harness) -> None:
     sid = new_id()
     await server.chat(sid, "hi", public_key=VITALIK)
     await server.wait_idle(sid)
