@@ -148,10 +148,13 @@ async def test_updates_input_errors(client: httpx.AsyncClient, live: LiveServer)
 
 
 async def test_a_subscriber_that_falls_behind_catches_up_from_the_log(live: LiveServer) -> None:
-    """Publishing never waits for a subscriber; one that overflows its queue resyncs from the log."""
+    """Publishing never waits for a subscriber; one that overflows its queue resyncs from the log,
+    from where it subscribed (the history before it is not replayed)."""
     services = live.services
     sid = new_id()
     s, _ = await services.manager.get_or_create(sid, "default", "offline")
+    for i in range(3):
+        await services.manager.add_event(s, SYSTEM_NOTICE, f"before {i}")
     stream = _stream(services, sid, None)
     first = asyncio.ensure_future(anext(stream))
     while services.manager.bus.subscriber_count(sid) == 0:
@@ -163,6 +166,6 @@ async def test_a_subscriber_that_falls_behind_catches_up_from_the_log(live: Live
     frames = [await first] + [await anext(stream) for _ in range(count - 1)]
     messages = [json.loads(str(f.data))["message"] for f in frames]
     assert messages == [f"n{i}" for i in range(count)]
-    assert [int(str(f.id)) for f in frames] == list(range(1, count + 1))
+    assert [int(str(f.id)) for f in frames] == list(range(4, count + 4))
     await stream.aclose()
     assert services.manager.bus.subscriber_count(sid) == 0

@@ -75,17 +75,24 @@ def _frame(event: Event, session_id: str) -> ServerSentEvent | None:
 
 
 async def _stream(services: Services, sid: str, last_id: int | None) -> AsyncGenerator[ServerSentEvent, None]:
-    """Replay from the log after ``last_id``, then live events; resync from the log after falling behind."""
+    """Replay from the log after ``last_id``, then live events; resync from the log after falling behind.
+
+    Without ``last_id`` the stream starts at the session's current end: a subscriber that falls
+    behind at once must not be sent the history from before it subscribed.
+    """
     store, bus = services.manager.store, services.manager.bus
-    sub = bus.subscribe(sid)  # before the replay: no event can fall between the two
-    sent = 0
+    if last_id is None:
+        s = await services.manager.get(sid)
+        sent = s.last_event_seq if s is not None else 0
+    # Subscribed with no await since `sent` was read, and before the replay: nothing falls between.
+    sub = bus.subscribe(sid)
     try:
         if last_id is not None:
+            sent = last_id
             for event in await store.events_after(sid, last_id):
                 sent = event.seq
                 if (frame := _frame(event, sid)) is not None:
                     yield frame
-            sent = max(sent, last_id)
         while True:
             live = await sub.next()
             if live is None:  # fell behind: the log has everything the queue dropped
