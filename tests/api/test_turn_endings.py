@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from aomi.agent.models import ModelRegistry, default_model_registry
 from aomi.db import tables as t
+from aomi.sessions.manager import ORPHAN_MESSAGE
 from aomi.sessions.model import Session, Status
 from aomi.settings import Settings
 from aomi.timeutil import now_ms
@@ -117,13 +118,19 @@ async def _claim(h: Harness, sid: str, owner: str, expires_ms: int) -> None:
         )
 
 
+async def _idle_session(h: Harness) -> str:
+    """A default-App session after one complete exchange."""
+    sid = new_id()
+    await h.chat(sid, "hello")
+    await h.wait_idle(sid)
+    return sid
+
+
 async def test_an_orphaned_turn_is_interrupted_with_a_system_error_delivered_once(
     api_settings: Settings, models: ModelRegistry
 ) -> None:
-    sid = new_id()
     async with running(api_settings, models) as h:
-        await h.chat(sid, "hello")
-        await h.wait_idle(sid)
+        sid = await _idle_session(h)
         # Simulate a crash mid-turn: processing, a streaming message, a lease nobody renews.
         await _claim(h, sid, "dead-server", now_ms() - 1)
         async with h.services.engine.begin() as conn:
@@ -148,21 +155,19 @@ async def test_an_orphaned_turn_is_interrupted_with_a_system_error_delivered_onc
 async def test_a_live_foreign_lease_is_respected_then_recovered(
     api_settings: Settings, models: ModelRegistry
 ) -> None:
-    sid = new_id()
     async with running(api_settings, models) as h:
-        await h.chat(sid, "hello")
-        await h.wait_idle(sid)
+        sid = await _idle_session(h)
         h.services.manager.forget(sid)
         await _claim(h, sid, "other-replica", now_ms() + 60_000)
         assert (await h.state(sid)).json()["is_processing"] is True
         r = await h.chat(sid, "not now")
         assert r.status_code == 409
-        async with h.services.engine.begin() as conn:
-            await conn.execute(
-                update(t.sessions).where(t.sessions.c.id == sid).values(lease_expires_ms=now_ms() - 1)
-            )
-        assert await h.services.manager.recover_orphans() == 1
+        await _claim(h, sid, "other-replica", now_ms() - 1)  # the other replica died
+        # The sweep here, or the server's own periodic one, settles it exactly once.
+        await h.services.manager.recover_orphans()
         assert (await h.state(sid)).json()["status"] == "interrupted"
+        events = (await h.client.get("/api/events", headers={"X-Session-Id": sid})).json()
+        assert [e for e in events if "SystemError" in e] == [{"SystemError": ORPHAN_MESSAGE}]
 
 
 async def test_graceful_shutdown_interrupts_running_turns(api_settings: Settings) -> None:

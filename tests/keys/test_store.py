@@ -106,9 +106,6 @@ async def test_expiry(store: KeyStore) -> None:
     assert record.status(now + 60_000) == "expired"
     stored = await store.resolve(record.id)
     assert stored.expires_ms == now + 60_000
-    cleared = await store.set_expiry(record.id, None)
-    assert cleared.expires_ms is None
-    assert cleared.is_active(now + 10**9)
 
 
 async def test_import_and_duplicate_import(store: KeyStore) -> None:

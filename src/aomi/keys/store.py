@@ -178,15 +178,6 @@ class KeyStore:
             )
         return await self.resolve(record.id)
 
-    async def set_expiry(self, id_or_prefix: str, expires_ms: int | None) -> KeyRecord:
-        """Set or clear a key's expiry (key rotation: the old key works until this deadline)."""
-        record = await self.resolve(id_or_prefix)
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(app_keys).where(app_keys.c.id == record.id).values(expires_ms=expires_ms)
-            )
-        return await self.resolve(record.id)
-
     async def touch_last_used(self, ids_to_ms: Mapping[str, int]) -> None:
         """Record last use times in one transaction; a time never moves backwards."""
         if not ids_to_ms:
