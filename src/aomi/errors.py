@@ -79,3 +79,15 @@ class ManifestError(Exception):
 
 class KeyNotFound(Exception):
     """CLI: no key matches the given id or prefix."""
+
+
+class WalletProofInvalid(AomiError):
+    status, code = 401, "invalid_wallet_proof"
+
+
+class WalletTokenRequired(AomiError):
+    status, code = 401, "wallet_token_required"
+
+
+class WalletTokenInvalid(AomiError):
+    status, code = 401, "invalid_wallet_token"

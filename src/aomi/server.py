@@ -17,7 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from aomi import __version__
 from aomi.agent.models import ModelRegistry, default_model_registry
 from aomi.agent.runner import TurnRunner
-from aomi.api import chat, control, events, health, sessions
+from aomi.api import chat, control, events, health, sessions, wallet
 from aomi.api.auth import KEY_HEADER, KEY_HEADER_ALIAS, SESSION_HEADER, Authorizer
 from aomi.api.errors import install_error_handlers
 from aomi.api.limits import BodyLimitMiddleware
@@ -31,6 +31,8 @@ from aomi.sessions.bus import EventBus
 from aomi.sessions.manager import SessionManager
 from aomi.sessions.store import SessionStore
 from aomi.settings import Settings
+from aomi.wallet.nonces import NonceStore
+from aomi.wallet.proof import WalletProofs
 
 log = logging.getLogger("aomi.server")
 
@@ -74,7 +76,21 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         http = httpx.AsyncClient(timeout=settings.tool_timeout_seconds)
         runner = TurnRunner(manager, models, apps, settings, http)
         services = Services(
-            settings, engine, apps, keys, verifier, Authorizer(apps, verifier), manager, runner, http
+            settings,
+            engine,
+            apps,
+            keys,
+            verifier,
+            Authorizer(apps, verifier, settings.session_access),
+            manager,
+            runner,
+            http,
+            WalletProofs(
+                NonceStore(engine),
+                secret,
+                nonce_seconds=settings.wallet_nonce_seconds,
+                token_seconds=settings.wallet_token_seconds,
+            ),
         )
         app.state.services = services
         recovered = await manager.recover_orphans()
@@ -108,7 +124,14 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=[SESSION_HEADER, KEY_HEADER, KEY_HEADER_ALIAS, "Last-Event-ID", "Content-Type"],
+            allow_headers=[
+                SESSION_HEADER,
+                KEY_HEADER,
+                KEY_HEADER_ALIAS,
+                "Last-Event-ID",
+                "Content-Type",
+                "Authorization",
+            ],
             expose_headers=[NEXT_CURSOR_HEADER],
             max_age=600,
         )
@@ -118,6 +141,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
     app.include_router(sessions.router)
     app.include_router(events.router)
     app.include_router(control.router)
+    app.include_router(wallet.router)
     return app
 
 

@@ -14,6 +14,7 @@ from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
 from aomi.sessions.manager import SessionManager
 from aomi.settings import Settings
+from aomi.wallet.proof import WalletProofs
 
 
 @dataclass
@@ -27,3 +28,4 @@ class Services:
     manager: SessionManager
     runner: TurnRunner
     http: httpx.AsyncClient
+    wallet: WalletProofs

@@ -6,6 +6,7 @@ import logging
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -103,6 +104,28 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Browser origins allowed to call the API (CORS), as a JSON list, e.g. "
         '`["https://app.example.com"]`; `["*"]` allows any. Empty: no CORS headers.',
+    )
+    session_access: Literal["session-id", "key"] = Field(
+        default="session-id",
+        description="`session-id`: on an existing session, the read and steering routes accept the "
+        "session id as the credential when no App key is presented (SPEC 3, step 7); `key`: every "
+        "route on a keyed App's session needs a key covering that App.",
+    )
+    wallet_proof: Literal["off", "required"] = Field(
+        default="off",
+        description="`required`: listing threads by wallet (`GET /api/sessions`) needs a wallet token "
+        "from Sign-In with Ethereum for that address; `off`: the address alone lists them.",
+    )
+    wallet_domain: str | None = Field(
+        default=None,
+        description="The domain a Sign-In with Ethereum message must name. Default: the `Host` "
+        "header of the verify request.",
+    )
+    wallet_nonce_seconds: float = Field(
+        default=300.0, gt=0, description="How long a Sign-In with Ethereum nonce stays usable (once)."
+    )
+    wallet_token_seconds: float = Field(
+        default=3600.0, gt=0, description="How long a wallet token from `POST /api/wallet/verify` is valid."
     )
     log_level: str = Field(
         default="info", description="Log level of `aomi serve` (debug, info, warning, error)."

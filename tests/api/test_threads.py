@@ -102,15 +102,6 @@ async def test_listing_shows_only_apps_the_caller_may_use(server: Harness) -> No
     assert bad.status_code == 401
 
 
-async def test_keyed_thread_routes_need_the_key(server: Harness) -> None:
-    key = await server.issue_key("mycoindex")
-    sid = new_id()
-    await _create(server, sid, ALICE, app="mycoindex", key=key)
-    assert (await server.client.get(f"/api/sessions/{sid}")).status_code == 403
-    r = await server.client.get(f"/api/sessions/{sid}", headers={"AOMI-APP-KEY": key})
-    assert r.status_code == 200 and r.json()["app"] == "mycoindex"
-
-
 async def test_thread_input_errors(server: Harness) -> None:
     sid = new_id()
     await _create(server, sid, ALICE)

@@ -11,6 +11,7 @@ import httpx
 import pytest_asyncio
 
 from aomi.agent.models import ModelRegistry
+from aomi.api.auth import Caller
 from aomi.api.events import _stream
 from aomi.sessions.model import SYSTEM_NOTICE
 from aomi.settings import Settings
@@ -143,7 +144,8 @@ async def test_updates_input_errors(client: httpx.AsyncClient, live: LiveServer)
         params={"message": "hi", "app": "other"},
         headers={"X-Session-Id": sid, "AOMI-APP-KEY": key},
     )
-    r = await client.get("/api/updates", headers={"X-Session-Id": sid})
+    mine = (await live.services.keys.create(["mycoindex"])).key
+    r = await client.get("/api/updates", headers={"X-Session-Id": sid, "AOMI-APP-KEY": mine})
     assert r.status_code == 403
 
 
@@ -155,7 +157,9 @@ async def test_a_subscriber_that_falls_behind_catches_up_from_the_log(live: Live
     s, _ = await services.manager.get_or_create(sid, "default", "offline")
     for i in range(3):
         await services.manager.add_event(s, SYSTEM_NOTICE, f"before {i}")
-    stream = _stream(services, sid, None)
+    default = services.apps.get("default")
+    assert default is not None
+    stream = _stream(services, sid, None, Caller(default, None), None)
     first = asyncio.ensure_future(anext(stream))
     while services.manager.bus.subscriber_count(sid) == 0:
         await asyncio.sleep(0.01)

@@ -14,7 +14,7 @@ async def test_public_key_binds_the_wallet_checksummed(server: Harness) -> None:
     r = await server.chat(sid, "hi", public_key=VITALIK.lower())
     assert r.status_code == 200
     assert r.json()["user_state"] == {
-        "address": VITALIK,
+        "address": VITALIK.lower(),  # echoed as sent
         "chain_id": None,
         "is_connected": True,
         "ens_name": None,
@@ -30,7 +30,7 @@ async def test_user_state_shapes_through_chat_and_state(server: Harness) -> None
     r = await server.chat(sid, "hi", user_state=json.dumps(nested), client_id="web-1")
     assert r.json()["user_state"] == {
         "address": VITALIK,
-        "chain_id": 8453,
+        "chain_id": "0x2105",
         "is_connected": True,
         "ens_name": None,
     }
@@ -46,6 +46,7 @@ async def test_user_state_shapes_through_chat_and_state(server: Harness) -> None
     stored = await server.services.manager.store.load(sid)
     assert stored is not None
     assert (stored.chain_id, stored.client_id, stored.user_state) == (10, "web-1", body["user_state"])
+    assert stored.wallet_address == VITALIK
 
 
 async def test_bad_wallet_input_is_400_and_stores_nothing(server: Harness) -> None:

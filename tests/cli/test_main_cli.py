@@ -6,6 +6,7 @@ import pytest
 
 import aomi.server
 from aomi.cli.main import main
+from aomi.db.engine import head_revision
 from aomi.settings import Settings
 from tests.cli.conftest import Cli
 
@@ -42,7 +43,7 @@ def test_apps_list_broken_manifest(cli: Cli, mycoindex: Path) -> None:
 
 def test_db_upgrade_prints_revision(cli: Cli, settings: Settings) -> None:
     out = cli.ok("db", "upgrade").stdout
-    assert "revision 0001" in out
+    assert f"revision {head_revision()}" in out
     assert "postgres@" in out or "sqlite" in out
 
 

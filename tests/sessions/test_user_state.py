@@ -43,30 +43,65 @@ EXPECTED = {"address": VITALIK, "chain_id": 8453, "is_connected": True, "ens_nam
 
 
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "echo"),
     [
-        {"address": VITALIK.lower(), "chainId": 8453, "isConnected": True, "ensName": "vitalik.eth"},
-        {"address": VITALIK, "chain_id": "0x2105", "is_connected": True, "ens_name": "vitalik.eth"},
-        {
-            "connection": {"is_connected": True},
-            "evm": {"address": VITALIK, "chain_id": "8453", "ens_name": "vitalik.eth"},
-        },
-        json.dumps({"address": VITALIK, "chainId": 8453, "isConnected": True, "ensName": "vitalik.eth"}),
+        (
+            {"address": VITALIK.lower(), "chainId": 8453, "isConnected": True, "ensName": "vitalik.eth"},
+            {"address": VITALIK.lower(), "chain_id": 8453, "is_connected": True, "ens_name": "vitalik.eth"},
+        ),
+        (
+            {"address": VITALIK, "chain_id": "0x2105", "is_connected": True, "ens_name": "vitalik.eth"},
+            {"address": VITALIK, "chain_id": "0x2105", "is_connected": True, "ens_name": "vitalik.eth"},
+        ),
+        (
+            {
+                "connection": {"is_connected": True},
+                "evm": {"address": VITALIK, "chain_id": "8453", "ens_name": "vitalik.eth"},
+            },
+            {"address": VITALIK, "chain_id": "8453", "is_connected": True, "ens_name": "vitalik.eth"},
+        ),
+        (
+            json.dumps({"address": VITALIK.upper()[:2].lower() + VITALIK[2:].upper(), "chainId": 8453}),
+            {"address": "0x" + VITALIK[2:].upper(), "chain_id": 8453, "is_connected": True, "ens_name": None},
+        ),
     ],
 )
-def test_three_shapes_become_flat_snake_case(raw: object) -> None:
-    assert parse_user_state(raw) == EXPECTED  # type: ignore[arg-type]
+def test_three_shapes_echo_the_fields_as_sent_and_bind_checksummed(raw: object, echo: object) -> None:
+    wallet = parse_user_state(raw)  # type: ignore[arg-type]
+    assert wallet is not None
+    assert wallet.echo == echo
+    assert (wallet.address, wallet.chain_id) == (VITALIK, 8453)
 
 
-def test_optional_fields_pass_through_and_no_address_is_none() -> None:
-    state = parse_user_state({"address": VITALIK, "pending_txs": [1], "ext": {"a": 1}})
-    assert state is not None
-    assert state["pending_txs"] == [1] and state["ext"] == {"a": 1} and state["chain_id"] is None
+def test_server_owned_fields_are_dropped_ext_kept_and_no_address_is_none() -> None:
+    wallet = parse_user_state(
+        {"address": VITALIK, "pending_txs": {"1": {}}, "pending_eip712s": {"2": {}}, "ext": {"a": 1}}
+    )
+    assert wallet is not None
+    assert wallet.echo == {
+        "address": VITALIK,
+        "chain_id": None,
+        "is_connected": True,
+        "ens_name": None,
+        "ext": {"a": 1},
+    }
+    assert wallet.chain_id is None
     assert parse_user_state({"chainId": 1}) is None
     assert parse_user_state({"address": ""}) is None
 
 
-@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"text"', {"evm": 5, "connection": {}}])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "{not json",
+        "[1, 2]",
+        '"text"',
+        {"evm": 5, "connection": {}},
+        {"address": VITALIK, "isConnected": "yes"},
+        {"address": VITALIK, "ens_name": 5},
+        {"address": VITALIK, "chainId": "base"},
+    ],
+)
 def test_invalid_user_state(raw: object) -> None:
     with pytest.raises(InvalidUserState):
         parse_user_state(raw)  # type: ignore[arg-type]
@@ -78,9 +113,13 @@ def test_invalid_address_in_user_state() -> None:
 
 
 def test_bind_public_key() -> None:
-    state = bind_public_key(None, VITALIK.lower())
-    assert state == {"address": VITALIK, "chain_id": None, "is_connected": True, "ens_name": None}
-    same = bind_public_key(EXPECTED, VITALIK)
-    assert same is EXPECTED
-    other = bind_public_key(EXPECTED, "0x" + "11" * 20)
-    assert other["address"] == "0x" + "11" * 20 and other["chain_id"] == 8453 and other["ens_name"] is None
+    bound = bind_public_key(None, VITALIK.lower())
+    fresh = {"is_connected": True, "ens_name": None}
+    assert bound.echo == {"address": VITALIK.lower(), "chain_id": None, **fresh}
+    assert bound.address == VITALIK
+    current = parse_user_state({"address": VITALIK, "chainId": "0x2105", "ensName": "vitalik.eth"})
+    assert current is not None
+    assert bind_public_key(current, VITALIK.lower()) is current
+    other = bind_public_key(current, "0x" + "11" * 20)
+    assert other.echo == {"address": "0x" + "11" * 20, "chain_id": "0x2105", **fresh}
+    assert (other.address, other.chain_id) == ("0x" + "11" * 20, 8453)

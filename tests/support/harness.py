@@ -175,6 +175,10 @@ class SseEvent:
     data: dict[str, Any]
 
 
+class StreamEnded(AssertionError):
+    """The server closed the event stream."""
+
+
 class SseReader:
     """Reads `id:`/`data:` frames (and keep-alive comments) from a streaming httpx response."""
 
@@ -198,7 +202,17 @@ class SseReader:
                     event_id = line[3:].strip()
                 elif line.startswith("data:"):
                     data.append(line[5:].strip())
-            raise AssertionError("the stream ended")
+            raise StreamEnded("the stream ended")
+
+    async def rest(self, timeout: float = 5.0) -> list[SseEvent]:
+        """Every event until the server ends the stream (fails if it is still open at the deadline)."""
+        events: list[SseEvent] = []
+        async with asyncio.timeout(timeout):
+            while True:
+                try:
+                    events.append(await self.next(timeout))
+                except StreamEnded:
+                    return events
 
     async def until(self, event_type: str, timeout: float = 5.0) -> SseEvent:
         while True:

@@ -12,8 +12,10 @@ from aomi.api.deps import (
     ServicesDep,
     app_param,
     authorized_session,
+    create_session,
     json_response,
     request_fields,
+    session_of,
 )
 from aomi.errors import InvalidInput, PayloadTooLarge, SessionBusy
 from aomi.sessions.model import Session, empty_snapshot
@@ -40,7 +42,7 @@ async def chat(request: Request, services: ServicesDep) -> Response:
     """Send a user message; the turn runs in the background. Creates the session if unknown."""
     sid = session_id_from(request.headers)
     fields = await request_fields(request)
-    caller = await services.auth.authorize(fields.app, request.headers)
+    caller, s = await session_of(services, request, sid, fields.app)
     message = (fields.text("message") or "").strip()
     if not message:
         raise InvalidInput("message is required and must not be empty")
@@ -51,11 +53,11 @@ async def chat(request: Request, services: ServicesDep) -> Response:
         )
     wallet = parse_wallet(fields.raw("user_state"), fields.text("public_key"))
     client_id = fields.text("client_id")
-    s, _created = await services.manager.get_or_create(sid, caller.app.name, caller.app.default_model)
-    services.auth.check_session(caller, s)
+    if s is None:
+        caller, s, _ = await create_session(services, request, sid, fields.app, caller)
     if not s.idle_here:
         raise SessionBusy("a turn is already running in this session; wait for it or interrupt it")
-    s.update_client_state(wallet.apply(s.user_state), client_id)
+    s.update_client_state(wallet.apply(s.wallet), client_id)
     _move_to_app(s, caller)
     await services.runner.start(s, message)
     return json_response(await services.manager.snapshot(s))
@@ -66,13 +68,11 @@ async def state(request: Request, services: ServicesDep) -> Response:
     """The session snapshot. An unknown session gives an empty idle snapshot and creates nothing."""
     sid = session_id_from(request.headers)
     q = request.query_params
-    caller = await services.auth.authorize(app_param(request), request.headers)
+    _, s = await session_of(services, request, sid, app_param(request))
     wallet = parse_wallet(q.get("user_state"), None)
-    s = await services.manager.get(sid)
     if s is None:
         return json_response(empty_snapshot())
-    services.auth.check_session(caller, s)
-    if s.update_client_state(wallet.apply(s.user_state), q.get("client_id")) and s.idle_here:
+    if s.update_client_state(wallet.apply(s.wallet), q.get("client_id")) and s.idle_here:
         await services.manager.store.save(s)  # else the running turn writes it at its end
     return json_response(await services.manager.snapshot(s))
 

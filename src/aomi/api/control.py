@@ -8,10 +8,12 @@ import pydantic_core
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from aomi.api.auth import session_id_from
-from aomi.api.deps import ServicesDep, json_response
+from aomi.api.auth import SESSION_HEADER, Caller, session_id_from
+from aomi.api.deps import ServicesDep, create_session, json_response, session_of
 from aomi.apps.registry import App
 from aomi.errors import InvalidInput, UnknownModel
+from aomi.services import Services
+from aomi.sessions.model import Session
 
 router = APIRouter(prefix="/api", tags=["control"])
 
@@ -73,9 +75,28 @@ async def list_apps(
 async def list_models(
     request: Request, services: ServicesDep, app: AppParam = None, namespace: NamespaceParam = None
 ) -> Response:
-    """Labels of the models the App allows, its default first (authorized like chat)."""
-    caller = await services.auth.authorize(app or namespace, request.headers)
+    """Labels of the models the App allows, its default first (authorized like chat).
+
+    Without `app`, an `X-Session-Id` naming an existing session answers for that session's App.
+    """
+    name = app or namespace
+    if name is None and request.headers.get(SESSION_HEADER) is not None:
+        s = await services.manager.get(session_id_from(request.headers))
+        name = s.app if s is not None else None
+    caller = await services.auth.authorize(name, request.headers)
     return _json(model_labels(caller.app))
+
+
+def _app_of(services: Services, s: Session | None, caller: Caller) -> App:
+    own = services.apps.get(s.app) if s is not None else None
+    return own or caller.app
+
+
+def _check_model(services: Services, app: App, rig: str) -> None:
+    allowed = model_labels(app)
+    if rig not in allowed or rig not in services.runner.models:
+        known = ", ".join(m for m in allowed if m in services.runner.models) or "none"
+        raise UnknownModel(f"model {rig!r} is not available for the App {app.name!r} (allowed: {known})")
 
 
 @router.post("/control/model")
@@ -93,23 +114,18 @@ async def set_model(
     session. A model the App does not allow, or the server does not know, gives 400.
     """
     sid = session_id_from(request.headers)
-    caller = await services.auth.authorize(app or namespace, request.headers)
+    caller, s = await session_of(services, request, sid, app or namespace)
     if not rig:
         raise InvalidInput("rig is required: the label of the model to use")
-    allowed = model_labels(caller.app)
-    if rig not in allowed or rig not in services.runner.models:
-        known = ", ".join(m for m in allowed if m in services.runner.models) or "none"
-        raise UnknownModel(
-            f"model {rig!r} is not available for the App {caller.app.name!r} (allowed: {known})"
-        )
-    s, created = await services.manager.get_or_create(sid, caller.app.name, caller.app.default_model)
-    services.auth.check_session(caller, s)
-    # A session of another App the caller may use keeps its App: the model must suit that App too.
-    own = services.apps.get(s.app)
-    if own is not None and rig not in own.allowed_models:
-        raise UnknownModel(f"model {rig!r} is not allowed by the session's App {s.app!r}")
+    # An existing session keeps its App (even when the caller named another it may use).
+    _check_model(services, _app_of(services, s, caller), rig)
+    created = False
+    if s is None:
+        caller, s, created = await create_session(services, request, sid, app or namespace, caller)
+        if not created:  # another request created it first, perhaps in another App
+            _check_model(services, _app_of(services, s, caller), rig)
     s.model = rig
-    s.update_client_state(s.user_state, client_id)
+    s.update_client_state(s.wallet, client_id)
     s.changed()
     # While a turn runs it owns the session row: saving now would race its writes. The turn
     # reads its model at its start, so the new one applies from the next turn, and the turn's

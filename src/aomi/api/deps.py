@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from aomi.api.auth import Caller
-from aomi.errors import InvalidInput
+from aomi.errors import InvalidInput, SessionNotFound
 from aomi.services import Services
 from aomi.sessions.model import Session
 
@@ -74,11 +74,42 @@ def app_param(request: Request) -> str | None:
     return q.get("app") or q.get("namespace")
 
 
+async def session_of(
+    services: Services, request: Request, session_id: str, app: str | None
+) -> tuple[Caller, Session | None]:
+    """The session (memory, else database; None when unknown, nothing created), authorized (SPEC 3)."""
+    s = await services.manager.get(session_id)
+    return await services.auth.session_caller(request, app, s), s
+
+
 async def authorized_session(
     services: Services, request: Request, session_id: str, app: str | None
 ) -> tuple[Caller, Session]:
-    """Authorize the App (SPEC 3 steps 2-6), load the session (404) and check it (step 7)."""
-    caller = await services.auth.authorize(app, request.headers)
-    s = await services.manager.require(session_id)
-    services.auth.check_session(caller, s)
+    """An existing session, authorized; 404 when unknown (after the caller's own checks)."""
+    caller, s = await session_of(services, request, session_id, app)
+    if s is None:
+        raise SessionNotFound(f"no session {session_id}")
     return caller, s
+
+
+async def create_session(
+    services: Services, request: Request, session_id: str, app: str | None, caller: Caller
+) -> tuple[Caller, Session, bool]:
+    """Create the session in the caller's App; True when this call created it.
+
+    Another request may create it first: that one is then authorized like any existing session.
+    """
+    s, created = await services.manager.get_or_create(session_id, caller.app.name, caller.app.default_model)
+    if not created:
+        caller = await services.auth.session_caller(request, app, s)
+    return caller, s, created
+
+
+async def session_or_create(
+    services: Services, request: Request, session_id: str, app: str | None
+) -> tuple[Caller, Session, bool]:
+    """The session, created in the requested App when unknown, authorized (SPEC 3)."""
+    caller, s = await session_of(services, request, session_id, app)
+    if s is not None:
+        return caller, s, False
+    return await create_session(services, request, session_id, app, caller)

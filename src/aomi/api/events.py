@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
@@ -10,13 +12,22 @@ from fastapi import APIRouter, Query, Request
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
-from aomi.api.auth import SESSION_HEADER, parse_session_id, session_id_from
-from aomi.api.deps import ServicesDep, app_param, authorized_session, request_fields
-from aomi.errors import InvalidInput, PayloadTooLarge
+from aomi.api.auth import SESSION_HEADER, Caller, parse_session_id, presented_key, session_id_from
+from aomi.api.deps import (
+    ServicesDep,
+    app_param,
+    authorized_session,
+    request_fields,
+    session_of,
+    session_or_create,
+)
+from aomi.errors import InvalidInput, KeyInvalid, PayloadTooLarge
 from aomi.services import Services
+from aomi.sessions.bus import Subscription
 from aomi.sessions.model import ASYNC_CALLBACK, SYSTEM_NOTICE, Event, Message, Sender
 
 router = APIRouter(prefix="/api", tags=["events"])
+log = logging.getLogger("aomi.api")
 
 
 @router.get("/events")
@@ -55,9 +66,7 @@ async def system_message(request: Request, services: ServicesDep) -> dict[str, A
         raise InvalidInput("message is required and must not be empty")
     if len(text.encode()) > services.settings.max_message_bytes:
         raise PayloadTooLarge(f"message is larger than {services.settings.max_message_bytes} bytes")
-    caller = await services.auth.authorize(fields.app, request.headers)
-    s, _ = await services.manager.get_or_create(sid, caller.app.name, caller.app.default_model)
-    services.auth.check_session(caller, s)
+    _, s, _ = await session_or_create(services, request, sid, fields.app)
     msg = Message(seq=s.next_message_seq(), sender=Sender.SYSTEM, content=text)
     s.messages.append(msg)
     s.changed()
@@ -74,11 +83,41 @@ def _frame(event: Event, session_id: str) -> ServerSentEvent | None:
     return ServerSentEvent(data=json.dumps(update), id=str(event.seq))
 
 
-async def _stream(services: Services, sid: str, last_id: int | None) -> AsyncGenerator[ServerSentEvent, None]:
+# A stream opened with a key re-checks it this often, trusting a cached verification for at
+# most KEY_RECHECK_MAX_AGE: a revoked or expired key ends the stream within about 0.75 s.
+KEY_RECHECK_SECONDS = 0.25
+KEY_RECHECK_MAX_AGE = 0.5
+
+
+async def _watch_key(services: Services, key: str, sub: Subscription) -> None:
+    """Close the subscription once the stream's key stops being valid (revoked, expired)."""
+    while True:
+        await asyncio.sleep(KEY_RECHECK_SECONDS)
+        try:
+            await services.verifier.verify(key, max_age=KEY_RECHECK_MAX_AGE)
+        except KeyInvalid:
+            sub.close()
+            return
+        except Exception:  # the database is away: keep the stream, ask again on the next tick
+            log.warning("could not re-check an event stream's App key", exc_info=True)
+
+
+async def _may_deliver(services: Services, caller: Caller, sid: str) -> bool:
+    """SPEC 3 step 7 for events about to be sent: the session may have appeared or moved App since."""
+    if not services.auth.checks_streams(caller):
+        return True
+    s = await services.manager.get(sid)
+    return s is None or services.auth.may_follow(caller, s.app)
+
+
+async def _stream(
+    services: Services, sid: str, last_id: int | None, caller: Caller, key: str | None
+) -> AsyncGenerator[ServerSentEvent, None]:
     """Replay from the log after ``last_id``, then live events; resync from the log after falling behind.
 
     Without ``last_id`` the stream starts at the session's current end: a subscriber that falls
-    behind at once must not be sent the history from before it subscribed.
+    behind at once must not be sent the history from before it subscribed. The stream ends when
+    its key stops being valid, or when the session turns out to be one the caller may not follow.
     """
     store, bus = services.manager.store, services.manager.bus
     if last_id is None:
@@ -86,27 +125,33 @@ async def _stream(services: Services, sid: str, last_id: int | None) -> AsyncGen
         sent = s.last_event_seq if s is not None else 0
     # Subscribed with no await since `sent` was read, and before the replay: nothing falls between.
     sub = bus.subscribe(sid)
+    watch = asyncio.create_task(_watch_key(services, key, sub)) if key is not None else None
     try:
         if last_id is not None:
             sent = last_id
-            for event in await store.events_after(sid, last_id):
-                sent = event.seq
-                if (frame := _frame(event, sid)) is not None:
-                    yield frame
+            missed = await store.events_after(sid, last_id)
+        else:
+            missed = []
         while True:
-            live = await sub.next()
-            if live is None:  # fell behind: the log has everything the queue dropped
-                sub.reset()
-                missed = await store.events_after(sid, sent)
-            else:
-                missed = [live]
+            if missed and not await _may_deliver(services, caller, sid):
+                return
             for event in missed:
                 if event.seq <= sent:
                     continue
                 sent = event.seq
                 if (frame := _frame(event, sid)) is not None:
                     yield frame
+            live = await sub.next()
+            if live is not None:
+                missed = [live]
+            elif sub.closed:
+                return
+            else:  # fell behind: the log has everything the queue dropped
+                sub.reset()
+                missed = await store.events_after(sid, sent)
     finally:
+        if watch is not None:
+            watch.cancel()
         bus.unsubscribe(sub)
 
 
@@ -128,13 +173,11 @@ async def updates(request: Request, services: ServicesDep) -> EventSourceRespons
     """
     raw_sid = request.headers.get(SESSION_HEADER) or request.query_params.get("session_id")
     sid = parse_session_id(raw_sid)
-    caller = await services.auth.authorize(app_param(request), request.headers)
     last_id = _last_event_id(request)
-    s = await services.manager.get(sid)
-    if s is not None:
-        services.auth.check_session(caller, s)
+    caller, _ = await session_of(services, request, sid, app_param(request))
+    key = presented_key(request.headers) if caller.key is not None else None
     return EventSourceResponse(
-        _stream(services, sid, last_id),
+        _stream(services, sid, last_id, caller, key),
         ping=services.settings.sse_keepalive_seconds,
         send_timeout=30,
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},

@@ -11,7 +11,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from aomi.api.auth import SESSION_HEADER, Caller, parse_session_id, session_id_from
-from aomi.api.deps import ServicesDep, app_param, authorized_session, json_body, request_fields
+from aomi.api.deps import (
+    ServicesDep,
+    app_param,
+    authorized_session,
+    json_body,
+    request_fields,
+    session_or_create,
+)
+from aomi.api.wallet import require_wallet_token
 from aomi.chain.addresses import normalize_address
 from aomi.errors import InvalidInput, InvalidSessionId
 from aomi.services import Services
@@ -55,11 +63,9 @@ async def create_session(request: Request, services: ServicesDep) -> dict[str, A
     """Create the session named by X-Session-Id (idempotent); body `{public_key?, app?}`."""
     sid = session_id_from(request.headers)
     fields = await request_fields(request)
-    caller = await services.auth.authorize(fields.app, request.headers)
     wallet = parse_wallet(None, fields.text("public_key"))
-    s, _ = await services.manager.get_or_create(sid, caller.app.name, caller.app.default_model)
-    services.auth.check_session(caller, s)
-    if s.update_client_state(wallet.apply(s.user_state)) and s.idle_here:
+    _, s, _ = await session_or_create(services, request, sid, fields.app)
+    if s.update_client_state(wallet.apply(s.wallet)) and s.idle_here:
         await services.manager.store.save(s)
     return {"session_id": s.id, "title": s.title}
 
@@ -79,6 +85,7 @@ async def list_sessions(
     if not public_key:
         raise InvalidInput("public_key is required: the wallet address whose threads to list")
     address = normalize_address(public_key)
+    require_wallet_token(request, services, address)
     key = await services.auth.caller_key(request.headers)
     apps = [a.name for a in services.apps.all() if a.public or (key is not None and a.name in key.apps)]
     before = _decode_cursor(cursor) if cursor else None

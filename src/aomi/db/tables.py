@@ -60,6 +60,8 @@ sessions = Table(
     Column("model_history", Text, nullable=False, default="[]"),
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
+    # Event numbers of a session re-created under a deleted one's id continue from here.
+    Column("event_seq_base", Integer, nullable=False, default=0, server_default="0"),
     Index("ix_sessions_wallet_updated", "wallet_address", "updated_ms"),
     Index("ix_sessions_status", "status"),
 )
@@ -87,4 +89,24 @@ session_events = Table(
     Column("payload", Text, nullable=False),
     Column("http_delivered", Boolean, nullable=False, default=False),
     Column("created_ms", BigInteger, nullable=False),
+)
+
+# A deleted session's last event number: a session later created under the same id numbers its
+# events after it, so a subscriber still holding an old Last-Event-ID skips nothing.
+session_tombstones = Table(
+    "session_tombstones",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("last_event_seq", Integer, nullable=False),
+    Column("deleted_ms", BigInteger, nullable=False),
+)
+
+# Sign-In with Ethereum nonces: single use, short-lived, shared by every replica.
+wallet_nonces = Table(
+    "wallet_nonces",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("used_ms", BigInteger, nullable=True),
+    Index("ix_wallet_nonces_expires", "expires_ms"),
 )

@@ -93,13 +93,17 @@ class KeyVerifier:
         self._written_at: dict[str, float] = {}  # key id -> clock() of its last write
         self._loop_task: asyncio.Task[None] | None = None
 
-    async def verify(self, key: str) -> KeyRecord:
-        """The active key's record; `KeyInvalid` (without echoing the key) otherwise."""
+    async def verify(self, key: str, *, max_age: float | None = None) -> KeyRecord:
+        """The active key's record; `KeyInvalid` (without echoing the key) otherwise.
+
+        ``max_age`` trusts a cached verification for at most that long (less than the cache's own).
+        """
         if not key or len(key) > IMPORT_MAX_CHARS:
             raise KeyInvalid(INVALID_MESSAGE)
         key_hash = hash_key(self._secret, key)
         entry = self._found.get(key_hash) or self._unknown.get(key_hash)
-        if entry is not None and self._clock() - entry.fetched_at < self._cache_seconds:
+        trusted = self._cache_seconds if max_age is None else min(max_age, self._cache_seconds)
+        if entry is not None and self._clock() - entry.fetched_at < trusted:
             record = entry.record
         else:
             record = await self._load_once(key_hash)

@@ -20,6 +20,13 @@ class Subscription:
         # Holds at most `limit` events plus one None: the sign to resync from the log.
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self.overflowed = False
+        self.closed = False
+
+    def close(self) -> None:
+        """End the subscription: the reader gets None and finds ``closed`` set."""
+        if not self.closed:
+            self.closed = True
+            self.queue.put_nowait(None)
 
     def offer(self, event: Event) -> None:
         if self.overflowed:
@@ -31,7 +38,8 @@ class Subscription:
         self.queue.put_nowait(event)
 
     async def next(self) -> Event | None:
-        """The next event; None when the subscriber fell behind and must resync from the log."""
+        """The next event; None when the subscriber fell behind and must resync from the log,
+        or when the subscription was closed."""
         return await self.queue.get()
 
     def reset(self) -> None:

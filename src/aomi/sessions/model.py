@@ -11,7 +11,7 @@ from typing import Any
 
 import pydantic_core
 
-from aomi.sessions.user_state import UserState
+from aomi.sessions.user_state import UserState, Wallet
 from aomi.timeutil import iso_ms, now_ms
 
 DEFAULT_TITLE = "New Chat"
@@ -124,7 +124,7 @@ class Session:
     title_manual: bool = False
     archived: bool = False
     status: Status = Status.IDLE
-    user_state: UserState | None = None
+    wallet: Wallet | None = None
     client_id: str | None = None
     model_history: bytes = b"[]"
     created_ms: int = field(default_factory=now_ms)
@@ -142,22 +142,27 @@ class Session:
 
     @property
     def wallet_address(self) -> str | None:
-        return self.user_state["address"] if self.user_state else None
+        """The bound address, EIP-55 checksummed."""
+        return self.wallet.address if self.wallet else None
 
     @property
     def chain_id(self) -> int | None:
-        value = self.user_state.get("chain_id") if self.user_state else None
-        return int(value) if value is not None else None
+        return self.wallet.chain_id if self.wallet else None
+
+    @property
+    def user_state(self) -> UserState | None:
+        """What snapshots return: the client's last wallet fields, as it sent them."""
+        return self.wallet.echo if self.wallet else None
 
     @property
     def is_processing(self) -> bool:
         return self.status is Status.PROCESSING
 
-    def update_client_state(self, user_state: UserState | None, client_id: str | None = None) -> bool:
-        """Take the client's wallet state and id; True when anything changed (to be persisted)."""
+    def update_client_state(self, wallet: Wallet | None, client_id: str | None = None) -> bool:
+        """Take the client's wallet and id; True when anything changed (to be persisted)."""
         changed = False
-        if user_state != self.user_state:
-            self.user_state, changed = user_state, True
+        if wallet != self.wallet:
+            self.wallet, changed = wallet, True
         if client_id and client_id[:200] != self.client_id:
             self.client_id, changed = client_id[:200], True
         if changed:

@@ -21,6 +21,7 @@ from aomi.sessions.model import (
     SessionInfo,
     Status,
 )
+from aomi.sessions.user_state import Wallet
 from aomi.timeutil import now_ms
 
 
@@ -59,6 +60,13 @@ def _event(row: Row[Any]) -> Event:
         created_ms=row.created_ms,
         http_delivered=row.http_delivered,
     )
+
+
+def _wallet(row: Row[Any]) -> Wallet | None:
+    if row.wallet_address is None:
+        return None
+    echo = json.loads(row.user_state) if row.user_state else {"address": row.wallet_address}
+    return Wallet(echo=echo, address=row.wallet_address, chain_id=row.chain_id)
 
 
 def _session_values(s: Session) -> dict[str, Any]:
@@ -111,27 +119,41 @@ class SessionStore:
                 title_manual=row.title_manual,
                 archived=row.archived,
                 status=Status(row.status),
-                user_state=json.loads(row.user_state) if row.user_state else None,
+                wallet=_wallet(row),
                 client_id=row.client_id,
                 model_history=row.model_history.encode(),
                 created_ms=row.created_ms,
                 updated_ms=row.updated_ms,
                 messages=[_message(r) for r in msgs],
                 pending_events=[_event(r) for r in pending],
-                last_event_seq=last_seq or 0,
+                last_event_seq=max(last_seq or 0, row.event_seq_base),
                 lease_owner=row.lease_owner,
                 lease_expires_ms=row.lease_expires_ms,
             )
 
     async def create(self, s: Session) -> bool:
-        """Insert a new session; False when the id exists already (another request won)."""
-        stmt = (
-            self._insert(t.sessions)
-            .values(id=s.id, created_ms=s.created_ms, model_history="[]", **_session_values(s))
-            .on_conflict_do_nothing(index_elements=["id"])
-        )
+        """Insert a new session; False when the id exists already (another request won).
+
+        A session re-created under a deleted one's id numbers its events after the deleted one's.
+        """
         async with self.engine.begin() as conn:
+            base = await conn.scalar(
+                select(t.session_tombstones.c.last_event_seq).where(t.session_tombstones.c.id == s.id)
+            )
+            stmt = (
+                self._insert(t.sessions)
+                .values(
+                    id=s.id,
+                    created_ms=s.created_ms,
+                    model_history="[]",
+                    event_seq_base=base or 0,
+                    **_session_values(s),
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
             result = await conn.execute(stmt)
+        if result.rowcount:
+            s.last_event_seq = base or 0
         return bool(result.rowcount)
 
     async def save(self, s: Session, *, model_history: bool = False) -> None:
@@ -241,7 +263,27 @@ class SessionStore:
             await conn.execute(update(t.sessions).where(t.sessions.c.id == session_id).values(**values))
 
     async def delete(self, session_id: str) -> None:
+        """Delete the session, its messages and events; its last event number is kept (a tombstone)."""
         async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(select(t.sessions.c.event_seq_base).where(t.sessions.c.id == session_id))
+            ).first()
+            if row is None:
+                return
+            last = await conn.scalar(
+                select(func.max(t.session_events.c.seq)).where(t.session_events.c.session_id == session_id)
+            )
+            last = max(last or 0, row.event_seq_base)
+            stone = self._insert(t.session_tombstones).values(
+                id=session_id, last_event_seq=last, deleted_ms=now_ms()
+            )
+            excluded = stone.excluded
+            await conn.execute(
+                stone.on_conflict_do_update(
+                    index_elements=["id"],
+                    set_={"last_event_seq": excluded.last_event_seq, "deleted_ms": excluded.deleted_ms},
+                )
+            )
             # Children first: correct even where foreign-key cascades are off.
             await conn.execute(delete(t.session_events).where(t.session_events.c.session_id == session_id))
             await conn.execute(delete(t.messages).where(t.messages.c.session_id == session_id))

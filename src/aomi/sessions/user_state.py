@@ -1,7 +1,14 @@
-"""The wallet state a client sends as ``user_state``: three accepted shapes, one stored shape.
+"""The wallet state a client sends as ``user_state``: three accepted shapes, one echoed shape.
 
-Stored and returned as flat snake_case ``{address, chain_id, is_connected, ens_name, ...}``;
-``None`` when no wallet address is known.
+A session keeps two views of it (SPEC 2.3):
+- the **echo**: the client's last fields as it sent them, flat snake_case
+  ``{address, chain_id, is_connected, ens_name, ext?}``, the address in the client's letter case
+  and ``chain_id`` in its format (``"0x2105"`` stays ``"0x2105"``). Snapshots return it, because
+  the public client compares it with what it sent;
+- the **binding**: the address EIP-55 checksummed and the chain id as a number, which tools,
+  the agent's context and the wallet's thread list use.
+
+``pending_txs`` and ``pending_eip712s`` are the server's own: never taken from what a client sends.
 """
 
 from __future__ import annotations
@@ -14,72 +21,90 @@ from aomi.chain.addresses import normalize_address, parse_chain_id
 from aomi.errors import InvalidAddress, InvalidUserState
 
 UserState = dict[str, Any]
-_OPTIONAL_PASSTHROUGH = ("pending_txs", "pending_eip712s", "ext")
+# Keys a client may name, each with its camelCase alias.
+_FIELDS = {"address": "address", "chain_id": "chainId", "is_connected": "isConnected", "ens_name": "ensName"}
+
+
+@dataclass(frozen=True)
+class Wallet:
+    """A session's wallet: the client's fields as sent (``echo``) and the checksummed binding."""
+
+    echo: UserState
+    address: str
+    chain_id: int | None
+
+
+def _pick(source: dict[str, Any], name: str) -> Any:
+    value = source.get(name)
+    return source.get(_FIELDS[name]) if value is None else value
 
 
 def _flatten(raw: dict[str, Any]) -> dict[str, Any]:
-    """Bring the camelCase and nested shapes to flat snake_case keys."""
-    if isinstance(raw.get("evm"), dict) or isinstance(raw.get("connection"), dict):
-        evm = raw.get("evm") or {}
-        connection = raw.get("connection") or {}
-        if not isinstance(evm, dict) or not isinstance(connection, dict):
-            raise InvalidUserState("user_state.evm and user_state.connection must be objects")
-        flat: dict[str, Any] = {
-            "address": evm.get("address"),
-            "chain_id": evm.get("chain_id", evm.get("chainId")),
-            "is_connected": connection.get("is_connected", connection.get("isConnected")),
-            "ens_name": evm.get("ens_name", evm.get("ensName")),
-        }
-    else:
-        flat = {
-            "address": raw.get("address"),
-            "chain_id": raw.get("chain_id", raw.get("chainId")),
-            "is_connected": raw.get("is_connected", raw.get("isConnected")),
-            "ens_name": raw.get("ens_name", raw.get("ensName")),
-        }
-    for key in _OPTIONAL_PASSTHROUGH:
-        if key in raw:
-            flat[key] = raw[key]
-    return flat
+    """The camelCase, snake_case and nested shapes as one flat snake_case dict (None: not sent)."""
+    evm, connection = raw.get("evm"), raw.get("connection")
+    if evm is None and connection is None:
+        return {name: _pick(raw, name) for name in _FIELDS}
+    if not isinstance(evm or {}, dict) or not isinstance(connection or {}, dict):
+        raise InvalidUserState("user_state.evm and user_state.connection must be objects")
+    evm, connection = evm or {}, connection or {}
+    return {
+        "address": _pick(evm, "address"),
+        "chain_id": _pick(evm, "chain_id"),
+        "is_connected": _pick(connection, "is_connected"),
+        "ens_name": _pick(evm, "ens_name"),
+    }
 
 
-def parse_user_state(raw: str | dict[str, Any]) -> UserState | None:
+def parse_user_state(raw: str | dict[str, Any]) -> Wallet | None:
     """Validate a client's user_state (JSON text or object); None when it names no address."""
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InvalidUserState("user_state is not valid JSON") from None
     if not isinstance(raw, dict):
         raise InvalidUserState("user_state must be a JSON object")
     flat = _flatten(raw)
-    if flat["address"] in (None, ""):
+    address = flat["address"]
+    if address in (None, ""):
         return None
-    state: UserState = {
-        "address": normalize_address(flat["address"]),
-        "chain_id": None if flat["chain_id"] in (None, "") else parse_chain_id(flat["chain_id"]),
-        "is_connected": bool(flat["is_connected"]) if flat["is_connected"] is not None else True,
-        "ens_name": flat["ens_name"] if isinstance(flat["ens_name"], str) else None,
+    chain = flat["chain_id"]
+    if chain == "":
+        chain = None
+    connected = flat["is_connected"]
+    if connected is not None and not isinstance(connected, bool):
+        raise InvalidUserState("user_state.is_connected must be true or false")
+    ens = flat["ens_name"]
+    if ens is not None and not isinstance(ens, str):
+        raise InvalidUserState("user_state.ens_name must be a string")
+    echo: UserState = {
+        "address": address,
+        "chain_id": chain,
+        "is_connected": True if connected is None else connected,
+        "ens_name": ens,
     }
-    for key in _OPTIONAL_PASSTHROUGH:
-        if key in flat:
-            state[key] = flat[key]
-    return state
+    if "ext" in raw:
+        echo["ext"] = raw["ext"]
+    return Wallet(
+        echo=echo,
+        address=normalize_address(address),
+        chain_id=None if chain is None else parse_chain_id(chain),
+    )
 
 
 @dataclass(frozen=True)
 class WalletInput:
     """A request's wallet fields, validated before anything is stored."""
 
-    state: UserState | None = None
-    address: str | None = None
+    wallet: Wallet | None = None
+    public_key: str | None = None
 
-    def apply(self, current: UserState | None) -> UserState | None:
-        """The session's new user_state: a sent state replaces it, ``public_key`` binds an address."""
-        state = self.state or current
-        if self.address is not None:
-            state = bind_public_key(state, self.address)
-        return state
+    def apply(self, current: Wallet | None) -> Wallet | None:
+        """The session's new wallet: a sent user_state replaces it, ``public_key`` binds an address."""
+        wallet = self.wallet or current
+        if self.public_key is not None:
+            wallet = bind_public_key(wallet, self.public_key)
+        return wallet
 
 
 def parse_wallet(user_state: object, public_key: object) -> WalletInput:
@@ -88,20 +113,23 @@ def parse_wallet(user_state: object, public_key: object) -> WalletInput:
         raise InvalidUserState("user_state must be a JSON object")
     if public_key is not None and not isinstance(public_key, str):
         raise InvalidAddress("public_key must be an address string")
+    if public_key:
+        normalize_address(public_key)
     return WalletInput(
-        state=parse_user_state(user_state) if user_state else None,
-        address=normalize_address(public_key) if public_key else None,
+        wallet=parse_user_state(user_state) if user_state else None,
+        public_key=public_key or None,
     )
 
 
-def bind_public_key(state: UserState | None, public_key: str) -> UserState:
+def bind_public_key(current: Wallet | None, public_key: str) -> Wallet:
     """Bind a wallet from ``public_key``, keeping the current chain when the address is unchanged."""
     address = normalize_address(public_key)
-    if state is not None and state["address"] == address:
-        return state
-    return {
-        "address": address,
-        "chain_id": state["chain_id"] if state else None,
+    if current is not None and current.address == address:
+        return current
+    echo: UserState = {
+        "address": public_key,
+        "chain_id": current.echo.get("chain_id") if current else None,
         "is_connected": True,
         "ens_name": None,
     }
+    return Wallet(echo=echo, address=address, chain_id=current.chain_id if current else None)

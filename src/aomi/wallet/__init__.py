@@ -1,0 +1,1 @@
+"""Wallet proof: Sign-In with Ethereum (EIP-4361) nonces and short-lived wallet tokens."""
