@@ -173,3 +173,33 @@ async def test_a_subscriber_that_falls_behind_catches_up_from_the_log(live: Live
     assert [int(str(f.id)) for f in frames] == list(range(4, count + 4))
     await stream.aclose()
     assert services.manager.bus.subscriber_count(sid) == 0
+
+
+async def test_event_numbers_continue_when_a_session_is_deleted_and_recreated(
+    live: LiveServer, client: httpx.AsyncClient
+) -> None:
+    """A subscriber connected across the delete, and one resuming with an old Last-Event-ID,
+    both get the new session's events: numbering never restarts under one id."""
+    sid = new_id()
+    headers = {"X-Session-Id": sid}
+    for i in range(3):
+        await client.post("/api/system", params={"message": f"old {i}"}, headers=headers)
+    old = await client.get("/api/events", headers=headers)
+    assert len(old.json()) == 3
+    async with AsyncExitStack() as stack:
+        across = await _subscribe(stack, client, sid)
+        assert (await client.delete(f"/api/sessions/{sid}")).status_code == 200
+        assert (await client.get("/api/events", headers=headers)).status_code == 404
+        await client.post("/api/system", params={"message": "new"}, headers=headers)
+        event = await across.next()
+        assert event.data["message"] == "new"
+        assert int(event.id or 0) == 4
+        resumed = await _subscribe(stack, client, sid, **{"Last-Event-ID": "3"})
+        assert [e.data["message"] for e in [await resumed.next()]] == ["new"]
+    # Deleted twice over: the numbering still goes on from the highest.
+    assert (await client.delete(f"/api/sessions/{sid}")).status_code == 200
+    await client.post("/api/system", params={"message": "newer"}, headers=headers)
+    async with AsyncExitStack() as stack:
+        reader = await _subscribe(stack, client, sid, **{"Last-Event-ID": "4"})
+        newer = await reader.next()
+        assert (newer.id, newer.data["message"]) == ("5", "newer")

@@ -82,3 +82,23 @@ async def test_wallet_survives_a_restart(server: Harness) -> None:
     await server.wait_idle(sid)
     async with running(server.settings, server.services.runner.models) as again:
         assert (await again.state(sid)).json()["user_state"]["address"] == VITALIK
+
+
+async def test_user_state_is_echoed_as_sent_and_found_by_either_case(server: Harness) -> None:
+    """The public client compares the echo with what it sent: letter case and chain format stay."""
+    sid = new_id()
+    sent = {"address": VITALIK.lower(), "chainId": "0x2105", "isConnected": True, "ensName": None}
+    echo = {"address": VITALIK.lower(), "chain_id": "0x2105", "is_connected": True, "ens_name": None}
+    r = await server.chat(sid, "hi", user_state=json.dumps(sent))
+    assert r.json()["user_state"] == echo
+    await server.wait_idle(sid)
+    # The client sends back what it received, server-owned fields included: those are not taken.
+    returned = {**echo, "pending_txs": {"1": {"to": VITALIK}}, "pending_eip712s": {"2": {}}}
+    body = (await server.state(sid, user_state=json.dumps(returned))).json()
+    assert body["user_state"] == echo
+    stored = await server.services.manager.store.load(sid)
+    assert stored is not None
+    assert (stored.wallet_address, stored.chain_id, stored.user_state) == (VITALIK, 8453, echo)
+    for public_key in (VITALIK, VITALIK.lower(), "0x" + VITALIK[2:].upper()):
+        listed = await server.client.get("/api/sessions", params={"public_key": public_key})
+        assert [t["session_id"] for t in listed.json()] == [sid], public_key

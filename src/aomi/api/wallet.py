@@ -19,7 +19,10 @@ class NonceOut(BaseModel):
 
 class VerifyIn(BaseModel):
     message: str = Field(description="The EIP-4361 message the wallet signed, exactly as signed.")
-    signature: str = Field(description="The wallet's EIP-191 signature of `message`, 0x-prefixed hex.")
+    signature: str = Field(
+        pattern=r"^0x([0-9a-fA-F]{128}|[0-9a-fA-F]{130})$",
+        description="The wallet's EIP-191 signature of `message`: 0x and 64 or 65 bytes in hex.",
+    )
 
 
 class TokenOut(BaseModel):

@@ -51,8 +51,6 @@ def _checked_message(message: str, signature: str, domain: str) -> SiweMessage:
     except VerificationError as exc:
         reason = type(exc).__name__
         raise WalletProofInvalid(f"the signed message does not verify ({reason})") from None
-    except ValueError:
-        raise InvalidInput("signature must be a 0x-prefixed hex string of 65 bytes") from None
     return parsed
 
 
