@@ -91,3 +91,11 @@ class WalletTokenRequired(AomiError):
 
 class WalletTokenInvalid(AomiError):
     status, code = 401, "invalid_wallet_token"
+
+
+class HeadersTooLarge(AomiError):
+    status, code = 431, "headers_too_large"
+
+
+class DatabaseUnavailable(AomiError):
+    status, code = 503, "database_unavailable"

@@ -20,15 +20,16 @@ from aomi.agent.runner import TurnRunner
 from aomi.api import chat, control, events, health, sessions, wallet
 from aomi.api.auth import KEY_HEADER, KEY_HEADER_ALIAS, SESSION_HEADER, Authorizer
 from aomi.api.errors import install_error_handlers
-from aomi.api.limits import BodyLimitMiddleware
+from aomi.api.limits import BodyLimitMiddleware, RequestShapeMiddleware
 from aomi.api.sessions import NEXT_CURSOR_HEADER
 from aomi.apps.registry import load_registry
-from aomi.db.engine import create_engine, upgrade
+from aomi.db.engine import create_engine, current_revision, head_revision, upgrade
 from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
 from aomi.services import Services
 from aomi.sessions.bus import EventBus
 from aomi.sessions.manager import SessionManager
+from aomi.sessions.service import SessionService
 from aomi.sessions.store import SessionStore
 from aomi.settings import Settings
 from aomi.wallet.nonces import NonceStore
@@ -44,6 +45,10 @@ async def _maintenance(services: Services) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
+            if await current_revision(services.engine) is None:
+                # The database came back empty (dropped and recreated): migrate it again.
+                log.warning("the database has no schema: applying migrations")
+                await upgrade(services.engine)
             manager = services.manager
             running = [s.id for s in manager.running()]
             await manager.store.renew_leases(manager.owner, running, services.runner.lease_ms)
@@ -91,6 +96,8 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
                 nonce_seconds=settings.wallet_nonce_seconds,
                 token_seconds=settings.wallet_token_seconds,
             ),
+            SessionService(manager, runner),
+            head_revision(),
         )
         app.state.services = services
         recovered = await manager.recover_orphans()
@@ -119,6 +126,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestShapeMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

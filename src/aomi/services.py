@@ -13,6 +13,7 @@ from aomi.apps.registry import AppRegistry
 from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
 from aomi.sessions.manager import SessionManager
+from aomi.sessions.service import SessionService
 from aomi.settings import Settings
 from aomi.wallet.proof import WalletProofs
 
@@ -29,3 +30,6 @@ class Services:
     runner: TurnRunner
     http: httpx.AsyncClient
     wallet: WalletProofs
+    sessions: SessionService
+    schema_revision: str
+    """The migration revision this code expects (`/ready` checks the database holds it)."""

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 import httpx
 from pydantic_ai import Agent, AgentRunResultEvent, RunCancelled, RunContext, capture_run_messages
@@ -18,6 +21,7 @@ from aomi.agent.models import ModelRegistry
 from aomi.agent.projection import TurnProjection
 from aomi.apps.registry import App, AppRegistry
 from aomi.chain.addresses import chain_name
+from aomi.db.engine import is_unavailable
 from aomi.errors import AomiError, SessionBusy
 from aomi.sessions.manager import SessionManager
 from aomi.sessions.model import (
@@ -36,6 +40,8 @@ from aomi.timeutil import now_ms
 from aomi.tools.registry import tools_for
 
 log = logging.getLogger("aomi.agent")
+
+OUTAGE_MESSAGE = "The turn stopped: the database became unavailable while it ran."
 
 
 def wallet_context(ctx: RunContext[TurnDeps]) -> str:
@@ -82,23 +88,30 @@ class TurnRunner:
     def lease_ms(self) -> int:
         return int(self.settings.lease_seconds * 1000)
 
-    async def start(self, s: Session, text: str) -> None:
-        """Commit the user message and start the turn in the background; SessionBusy if one runs."""
+    async def start(self, s: Session, text: str, changes: Mapping[str, Any] | None = None) -> None:
+        """Commit the user message (with ``changes`` to the session's attributes) and start the turn
+        in the background; SessionBusy if one runs. Memory changes only after the commit."""
         if not s.idle_here:
             raise SessionBusy("a turn is already running in this session; wait for it or interrupt it")
-        before = (s.status, s.lease_owner, s.updated_ms)
         user_msg = Message(seq=s.next_message_seq(), sender=Sender.USER, content=text)
-        s.status, s.lease_owner, s.updated_ms = Status.PROCESSING, self.manager.owner, now_ms()
+        after = replace(
+            s,
+            **(changes or {}),
+            status=Status.PROCESSING,
+            lease_owner=self.manager.owner,
+            updated_ms=now_ms(),
+        )
+        s.starting = True  # a second chat here is refused at once, not by the database
         try:
-            claimed = await self.manager.store.begin_turn(s, user_msg, self.manager.owner, self.lease_ms)
-        except BaseException:
-            s.status, s.lease_owner, s.updated_ms = before
-            raise
+            claimed = await self.manager.store.begin_turn(after, user_msg, self.manager.owner, self.lease_ms)
+        finally:
+            s.starting = False
         if not claimed:
-            s.status, s.lease_owner, s.updated_ms = before
             raise SessionBusy("a turn is already running in this session (on another server)")
-        s.messages.append(user_msg)
-        s.changed()
+        for name, value in (changes or {}).items():
+            setattr(s, name, value)
+        s.status, s.lease_owner, s.updated_ms = after.status, after.lease_owner, after.updated_ms
+        s.add_message(user_msg)
         try:
             await self.manager.add_event(s, TURN_STARTED, {})
         except Exception:  # the message is committed: the turn runs even if the announcement failed
@@ -139,7 +152,11 @@ class TurnRunner:
                 except Exception as exc:
                     log.exception("session %s: turn failed", s.id)
                     status, history = Status.ERROR, list(captured)
-                    error = f"The turn failed: {type(exc).__name__}: {exc}"
+                    error = (
+                        OUTAGE_MESSAGE
+                        if is_unavailable(exc)
+                        else f"The turn failed: {type(exc).__name__}: {exc}"
+                    )
         except asyncio.CancelledError as exc:
             status = Status.INTERRUPTED
             cancelled = RunCancelled.from_cancellation(exc)
@@ -218,8 +235,12 @@ class TurnRunner:
                 await self.manager.add_event(s, SYSTEM_ERROR, error)
             if titled:
                 await self.manager.add_event(s, TITLE_CHANGED, {"new_title": s.title})
-        except Exception:
+        except Exception as exc:
             log.exception("session %s: writing the end of the turn failed", s.id)
+            if is_unavailable(exc):
+                # The database has not heard the end: once it is back, orphan recovery settles the
+                # turn, and says why; until then memory must not show what the database lacks.
+                self.manager.note_outage(s.id)
         s.status, s.lease_owner, s.lease_expires_ms, s.task = status, None, None, None
         s.changed()
         try:

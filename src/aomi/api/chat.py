@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from aomi.api.auth import Caller, session_id_from
+from aomi.api.auth import session_id_from
 from aomi.api.deps import (
     ServicesDep,
     app_param,
@@ -18,23 +18,15 @@ from aomi.api.deps import (
     session_of,
 )
 from aomi.errors import InvalidInput, PayloadTooLarge, SessionBusy
-from aomi.sessions.model import Session, empty_snapshot
+from aomi.sessions.model import empty_snapshot
 from aomi.sessions.user_state import parse_wallet
+from aomi.validation import check_text
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
 SNAPSHOT_DOC: dict[int | str, dict[str, Any]] = {
     200: {"description": "The session snapshot: messages, system_events, title, status, user_state"}
 }
-
-
-def _move_to_app(s: Session, caller: Caller) -> None:
-    """A session moves to the requested App when the caller may use both (its history goes along)."""
-    if s.app != caller.app.name:
-        s.app = caller.app.name
-        if s.model not in caller.app.allowed_models:
-            s.model = caller.app.default_model
-        s.changed()
 
 
 @router.post("/chat", responses=SNAPSHOT_DOC)
@@ -57,10 +49,8 @@ async def chat(request: Request, services: ServicesDep) -> Response:
         caller, s, _ = await create_session(services, request, sid, fields.app, caller)
     if not s.idle_here:
         raise SessionBusy("a turn is already running in this session; wait for it or interrupt it")
-    s.update_client_state(wallet.apply(s.wallet), client_id)
-    _move_to_app(s, caller)
-    await services.runner.start(s, message)
-    return json_response(await services.manager.snapshot(s))
+    await services.sessions.chat(s, caller.app, message, wallet, client_id)
+    return json_response(await services.sessions.snapshot(s))
 
 
 @router.get("/state", responses=SNAPSHOT_DOC)
@@ -72,9 +62,8 @@ async def state(request: Request, services: ServicesDep) -> Response:
     wallet = parse_wallet(q.get("user_state"), None)
     if s is None:
         return json_response(empty_snapshot())
-    if s.update_client_state(wallet.apply(s.wallet), q.get("client_id")) and s.idle_here:
-        await services.manager.store.save(s)  # else the running turn writes it at its end
-    return json_response(await services.manager.snapshot(s))
+    await services.sessions.take_client_state(s, wallet, check_text(q.get("client_id") or "", "client_id"))
+    return json_response(await services.sessions.snapshot(s))
 
 
 @router.post("/interrupt", responses=SNAPSHOT_DOC)
@@ -82,5 +71,5 @@ async def interrupt(request: Request, services: ServicesDep) -> Response:
     """Cancel the running turn (model call and tools); the partial answer is kept."""
     sid = session_id_from(request.headers)
     _, s = await authorized_session(services, request, sid, app_param(request))
-    await services.runner.interrupt(s)
-    return json_response(await services.manager.snapshot(s))
+    await services.sessions.interrupt(s)
+    return json_response(await services.sessions.snapshot(s))

@@ -124,12 +124,5 @@ async def set_model(
         caller, s, created = await create_session(services, request, sid, app or namespace, caller)
         if not created:  # another request created it first, perhaps in another App
             _check_model(services, _app_of(services, s, caller), rig)
-    s.model = rig
-    s.update_client_state(s.wallet, client_id)
-    s.changed()
-    # While a turn runs it owns the session row: saving now would race its writes. The turn
-    # reads its model at its start, so the new one applies from the next turn, and the turn's
-    # end (finish_turn writes every session column) persists it.
-    if s.idle_here:
-        await services.manager.store.save(s)
+    await services.sessions.set_model(s, rig, client_id)
     return _json({"success": True, "rig": rig, "baml": rig, "created": created})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from aomi.api.auth import Caller
 from aomi.errors import InvalidInput, SessionNotFound
 from aomi.services import Services
 from aomi.sessions.model import Session
+from aomi.validation import check_text, parse_json
 
 
 async def _services(request: Request) -> Services:
@@ -32,10 +32,7 @@ async def json_body(request: Request) -> dict[str, Any]:
     body = await request.body()
     if not body.strip():
         return {}
-    try:
-        value = json.loads(body)
-    except ValueError:
-        raise InvalidInput("the request body is not valid JSON") from None
+    value = parse_json(body, "the request body")
     if not isinstance(value, dict):
         raise InvalidInput("the request body must be a JSON object")
     return value
@@ -56,8 +53,10 @@ class RequestFields:
 
     def text(self, *names: str) -> str | None:
         value = self.raw(*names)
-        if value is None or isinstance(value, str):
-            return value
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return check_text(value, names[0])
         raise InvalidInput(f"{names[0]} must be a string")
 
     @property

@@ -8,9 +8,12 @@ import re
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from aomi.errors import AomiError
+from aomi.db.engine import is_unavailable
+from aomi.errors import AomiError, DatabaseUnavailable
 
 log = logging.getLogger("aomi.api")
 
@@ -37,9 +40,24 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+RETRY_AFTER_SECONDS = 2
+UNAVAILABLE_MESSAGE = "the database is unavailable; retry shortly"
+
+
 async def _aomi_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AomiError)
-    return error_response(exc.status, exc.code, exc.message)
+    response = error_response(exc.status, exc.code, exc.message)
+    if exc.status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    """A database fault is a 503 the client may retry; any other database error is a bug (500)."""
+    if is_unavailable(exc):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return await _aomi_error(request, DatabaseUnavailable(UNAVAILABLE_MESSAGE))
+    return await _unexpected(request, exc)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -61,4 +79,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AomiError, _aomi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for fault in (DBAPIError, SQLAlchemyTimeoutError, OSError):
+        app.add_exception_handler(fault, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -24,7 +24,8 @@ from aomi.api.deps import (
 from aomi.errors import InvalidInput, KeyInvalid, PayloadTooLarge
 from aomi.services import Services
 from aomi.sessions.bus import Subscription
-from aomi.sessions.model import ASYNC_CALLBACK, SYSTEM_NOTICE, Event, Message, Sender
+from aomi.sessions.model import ASYNC_CALLBACK, SYSTEM_NOTICE, Event
+from aomi.validation import INT64_MAX, check_json, parse_count
 
 router = APIRouter(prefix="/api", tags=["events"])
 log = logging.getLogger("aomi.api")
@@ -34,22 +35,24 @@ log = logging.getLogger("aomi.api")
 async def list_events(
     request: Request,
     services: ServicesDep,
-    count: Annotated[int | None, Query(ge=1, description="Only the last `count` events.")] = None,
+    count: Annotated[
+        int | None, Query(ge=1, le=INT64_MAX, description="Only the last `count` events.")
+    ] = None,
 ) -> list[dict[str, Any]]:
     """All the session's SystemEvents, oldest first (delivered or not)."""
     sid = session_id_from(request.headers)
     _, s = await authorized_session(services, request, sid, app_param(request))
-    return [e.to_json() for e in await services.manager.store.system_events(s.id, count)]
+    return [e.to_json() for e in await services.sessions.events(s, count)]
 
 
 def _system_event(text: str) -> tuple[str, Any]:
     """JSON object or array text is an AsyncCallback; any other text is a SystemNotice."""
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return SYSTEM_NOTICE, text
     if isinstance(value, dict | list):
-        return ASYNC_CALLBACK, value
+        return ASYNC_CALLBACK, check_json(value, "message")
     return SYSTEM_NOTICE, text
 
 
@@ -67,12 +70,8 @@ async def system_message(request: Request, services: ServicesDep) -> dict[str, A
     if len(text.encode()) > services.settings.max_message_bytes:
         raise PayloadTooLarge(f"message is larger than {services.settings.max_message_bytes} bytes")
     _, s, _ = await session_or_create(services, request, sid, fields.app)
-    msg = Message(seq=s.next_message_seq(), sender=Sender.SYSTEM, content=text)
-    s.messages.append(msg)
-    s.changed()
-    await services.manager.save_messages(s, [msg])
     kind, payload = _system_event(text)
-    await services.manager.add_event(s, kind, payload)
+    msg = await services.sessions.post_system(s, text, kind, payload)
     return {"res": msg.to_json()}
 
 
@@ -159,9 +158,7 @@ def _last_event_id(request: Request) -> int | None:
     raw = request.headers.get("Last-Event-ID") or request.query_params.get("last_event_id")
     if raw is None or raw == "":
         return None
-    if not raw.isdigit():
-        raise InvalidInput("Last-Event-ID must be an event id this server sent (a whole number)")
-    return int(raw)
+    return parse_count(raw, "Last-Event-ID")
 
 
 @router.get("/updates")

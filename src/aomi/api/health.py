@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from aomi.api.deps import ServicesDep
+from aomi.db.engine import check_ready
 
 router = APIRouter(tags=["operations"])
 
@@ -20,10 +19,9 @@ async def health() -> str:
 
 @router.get("/ready", response_class=PlainTextResponse)
 async def ready(services: ServicesDep) -> PlainTextResponse:
-    """200 `ready` when the database answers, else 503 (for load balancers and orchestrators)."""
-    try:
-        async with services.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError):
-        return PlainTextResponse("database unavailable", status_code=503)
+    """200 `ready` when the database answers, holds the schema this server expects and takes
+    writes; else 503 with the reason (for load balancers and orchestrators)."""
+    problem = await check_ready(services.engine, services.schema_revision)
+    if problem is not None:
+        return PlainTextResponse(problem, status_code=503, headers={"Retry-After": "2"})
     return PlainTextResponse("ready")

@@ -23,8 +23,9 @@ from aomi.api.wallet import require_wallet_token
 from aomi.chain.addresses import normalize_address
 from aomi.errors import InvalidInput, InvalidSessionId
 from aomi.services import Services
-from aomi.sessions.model import TITLE_CHANGED, Session
+from aomi.sessions.model import Session
 from aomi.sessions.user_state import parse_wallet
+from aomi.validation import parse_count
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 
@@ -53,8 +54,8 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         ms, sid = raw.split(":", 1)
-        return int(ms), parse_session_id(sid)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return parse_count(ms, "cursor"), parse_session_id(sid)
+    except (ValueError, binascii.Error, UnicodeDecodeError, InvalidInput, InvalidSessionId):
         raise InvalidInput("cursor is not one this server gave out; start again without it") from None
 
 
@@ -65,8 +66,7 @@ async def create_session(request: Request, services: ServicesDep) -> dict[str, A
     fields = await request_fields(request)
     wallet = parse_wallet(None, fields.text("public_key"))
     _, s, _ = await session_or_create(services, request, sid, fields.app)
-    if s.update_client_state(wallet.apply(s.wallet)) and s.idle_here:
-        await services.manager.store.save(s)
+    await services.sessions.take_client_state(s, wallet)
     return {"session_id": s.id, "title": s.title}
 
 
@@ -89,7 +89,7 @@ async def list_sessions(
     key = await services.auth.caller_key(request.headers)
     apps = [a.name for a in services.apps.all() if a.public or (key is not None and a.name in key.apps)]
     before = _decode_cursor(cursor) if cursor else None
-    page = await services.manager.store.list_by_wallet(address, apps, limit + 1, before)
+    page = list(await services.sessions.list_by_wallet(address, apps, limit + 1, before))
     headers = {}
     if len(page) > limit:
         page = page[:limit]
@@ -112,10 +112,7 @@ async def rename_session(session_id: str, request: Request, services: ServicesDe
     title = body.get("title")
     if not isinstance(title, str) or not 1 <= len(title.strip()) <= 200:
         raise InvalidInput("title must be a string of 1 to 200 characters")
-    s.title, s.title_manual = title.strip(), True
-    s.changed()
-    await services.manager.store.update_fields(s.id, title=s.title, title_manual=True)
-    await services.manager.add_event(s, TITLE_CHANGED, {"new_title": s.title})
+    await services.sessions.rename(s, title.strip())
     return s.info().to_json()
 
 
@@ -123,8 +120,7 @@ async def rename_session(session_id: str, request: Request, services: ServicesDe
 async def delete_session(session_id: str, request: Request, services: ServicesDep) -> dict[str, bool]:
     """Delete a thread with its messages and events (a running turn is interrupted first)."""
     _, s = await _session_for(request, services, session_id)
-    await services.runner.interrupt(s)
-    await services.manager.delete(s)
+    await services.sessions.delete(s)
     return {"deleted": True}
 
 
@@ -132,9 +128,7 @@ async def _set_archived(
     session_id: str, request: Request, services: Services, archived: bool
 ) -> dict[str, Any]:
     _, s = await _session_for(request, services, session_id)
-    s.archived = archived
-    s.changed()
-    await services.manager.store.update_fields(s.id, archived=archived)
+    await services.sessions.set_archived(s, archived)
     return s.info().to_json()
 
 

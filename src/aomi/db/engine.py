@@ -17,6 +17,29 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_ID = 0x414F4D49
 
 
+# PostgreSQL SQLSTATEs of faults the server outlives: connection (08), resources such as a full
+# disk (53), operator intervention such as a restart (57P), a read-only transaction, and a
+# database or schema that is not there (dropped, not yet migrated).
+_UNAVAILABLE_STATE_PREFIXES = ("08", "53", "57P")
+_UNAVAILABLE_STATES = frozenset({"25006", "3D000", "42P01"})
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot serve now (as opposed to a bug in a statement)."""
+    from sqlalchemy import exc as sa
+
+    if isinstance(exc, OSError | sa.OperationalError | sa.InterfaceError | sa.DisconnectionError):
+        return True
+    if isinstance(exc, sa.TimeoutError):  # no pooled connection came free in time
+        return True
+    if isinstance(exc, sa.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or ""
+        return state in _UNAVAILABLE_STATES or state.startswith(_UNAVAILABLE_STATE_PREFIXES)
+    return False
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
@@ -75,6 +98,25 @@ async def upgrade(engine: AsyncEngine) -> None:
     """Apply every pending migration (idempotent)."""
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade)
+
+
+async def check_ready(engine: AsyncEngine, expected_revision: str) -> str | None:
+    """None when the database answers, holds the expected schema and takes writes; else why not.
+
+    The write (the revision row set to itself, committed) is what catches a read-only SQLite
+    file, a full disk or a read-only PostgreSQL replica.
+    """
+    try:
+        async with engine.begin() as conn:
+            found = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+            if found != expected_revision:
+                return f"the schema is at revision {found}, expected {expected_revision}"
+            await conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
+        return f"the database is unavailable: {type(exc).__name__}"
+    return None
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

@@ -19,6 +19,9 @@ from aomi.timeutil import now_ms
 log = logging.getLogger("aomi.sessions")
 
 ORPHAN_MESSAGE = "The previous turn was interrupted: the server running it stopped before it finished."
+OUTAGE_ORPHAN_MESSAGE = (
+    "The previous turn was interrupted: the database became unavailable before its end was recorded."
+)
 
 
 class SessionManager:
@@ -32,6 +35,7 @@ class SessionManager:
         self.idle_seconds = idle_seconds
         self._cache: OrderedDict[str, Session] = OrderedDict()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._outages: set[str] = set()  # turns here whose end the database never heard
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -122,6 +126,12 @@ class SessionManager:
             del self._cache[sid]
         return len(victims)
 
+    def note_outage(self, session_id: str) -> None:
+        """A turn's end could not be written: drop the session from memory (the database is the
+        truth once it is back) and let recovery say the database was the cause."""
+        self._outages.add(session_id)
+        self.forget(session_id)
+
     def forget(self, session_id: str) -> None:
         self._cache.pop(session_id, None)
 
@@ -143,7 +153,9 @@ class SessionManager:
         for m in streaming:
             m.is_streaming = False
         await self.store.upsert_messages(s.id, streaming)
-        await self.add_event(s, SYSTEM_ERROR, ORPHAN_MESSAGE)
+        outage = s.id in self._outages
+        self._outages.discard(s.id)
+        await self.add_event(s, SYSTEM_ERROR, OUTAGE_ORPHAN_MESSAGE if outage else ORPHAN_MESSAGE)
         log.warning("session %s: recovered an orphaned turn (marked interrupted)", s.id)
         return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -138,7 +139,9 @@ class Session:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     event_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     last_access: float = field(default_factory=time.monotonic, repr=False)
+    starting: bool = field(default=False, repr=False)  # a turn's first write is in flight
     _snapshot: bytes | None = field(default=None, repr=False)
+    _seq_next: int = field(default=0, repr=False)
 
     @property
     def wallet_address(self) -> str | None:
@@ -158,21 +161,10 @@ class Session:
     def is_processing(self) -> bool:
         return self.status is Status.PROCESSING
 
-    def update_client_state(self, wallet: Wallet | None, client_id: str | None = None) -> bool:
-        """Take the client's wallet and id; True when anything changed (to be persisted)."""
-        changed = False
-        if wallet != self.wallet:
-            self.wallet, changed = wallet, True
-        if client_id and client_id[:200] != self.client_id:
-            self.client_id, changed = client_id[:200], True
-        if changed:
-            self.changed()
-        return changed
-
     @property
     def idle_here(self) -> bool:
         """No turn runs here or elsewhere: the session row may be written whole."""
-        return self.task is None and not self.is_processing
+        return self.task is None and not self.starting and not self.is_processing
 
     def info(self) -> SessionInfo:
         return SessionInfo(self.id, self.title, self.archived, self.app, self.created_ms, self.updated_ms)
@@ -182,7 +174,15 @@ class Session:
         self._snapshot = None
 
     def next_message_seq(self) -> int:
-        return len(self.messages)
+        """Reserve the next message number: a message's write may be in flight before it is added."""
+        seq = max(self._seq_next, self.messages[-1].seq + 1 if self.messages else 0)
+        self._seq_next = seq + 1
+        return seq
+
+    def add_message(self, msg: Message) -> None:
+        """Add a message in number order (one written first may land after a later-numbered one)."""
+        bisect.insort(self.messages, msg, key=lambda m: m.seq)
+        self.changed()
 
     def snapshot(self) -> bytes:
         """The snapshot as JSON bytes, serialized once per change.

@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy import Row, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aomi.db import tables as t
+from aomi.errors import SessionNotFound
 from aomi.sessions.model import (
     HTTP_EVENT_KINDS,
     SYSTEM_EVENT_KINDS,
@@ -67,6 +69,22 @@ def _wallet(row: Row[Any]) -> Wallet | None:
         return None
     echo = json.loads(row.user_state) if row.user_state else {"address": row.wallet_address}
     return Wallet(echo=echo, address=row.wallet_address, chain_id=row.chain_id)
+
+
+# Session attributes a service may change outside a turn, and the columns each is stored in.
+ATTRIBUTE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "wallet": ("wallet_address", "chain_id", "user_state"),
+    "client_id": ("client_id",),
+    "title": ("title",),
+    "title_manual": ("title_manual",),
+    "archived": ("archived",),
+    "model": ("model",),
+    "app": ("app",),
+}
+
+
+def _gone(session_id: str) -> SessionNotFound:
+    return SessionNotFound(f"session {session_id} was deleted")
 
 
 def _session_values(s: Session) -> dict[str, Any]:
@@ -185,6 +203,9 @@ class SessionStore:
                 .values(**values)
             )
             if not claimed.rowcount:
+                exists = await conn.scalar(select(t.sessions.c.id).where(t.sessions.c.id == s.id))
+                if exists is None:
+                    raise _gone(s.id)
                 return False
             await conn.execute(t.messages.insert().values(**_message_row(s.id, user_message)))
         return True
@@ -203,8 +224,12 @@ class SessionStore:
             await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
 
     async def upsert_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
-        async with self.engine.begin() as conn:
-            await self._upsert_messages(conn, session_id, msgs)
+        try:
+            async with self.engine.begin() as conn:
+                await self._upsert_messages(conn, session_id, msgs)
+        except IntegrityError:
+            await self._raise_if_gone(session_id)
+            raise
 
     async def _upsert_messages(self, conn: AsyncConnection, session_id: str, msgs: Iterable[Message]) -> None:
         rows = [_message_row(session_id, m) for m in msgs]
@@ -223,6 +248,21 @@ class SessionStore:
         await conn.execute(stmt, rows)
 
     async def append_event(self, session_id: str, event: Event) -> None:
+        try:
+            await self._append_event(session_id, event)
+        except IntegrityError:
+            await self._raise_if_gone(session_id)
+            raise
+
+    async def _raise_if_gone(self, session_id: str) -> None:
+        """After a failed insert: `SessionNotFound` when the session row was deleted meanwhile (the
+        foreign key refused the row), so a write racing a delete answers 404."""
+        async with self.engine.connect() as conn:
+            exists = await conn.scalar(select(t.sessions.c.id).where(t.sessions.c.id == session_id))
+        if exists is None:
+            raise _gone(session_id)
+
+    async def _append_event(self, session_id: str, event: Event) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(
                 t.session_events.insert().values(
@@ -257,10 +297,15 @@ class SessionStore:
                 rows.reverse()
         return [_event(r) for r in rows]
 
-    async def update_fields(self, session_id: str, **values: Any) -> None:
-        """Targeted column updates (title, archived, ...) that leave status and lease alone."""
+    async def update_attributes(self, s: Session, attributes: Collection[str]) -> None:
+        """Write the columns of the given attributes of ``s`` (see `ATTRIBUTE_COLUMNS`), leaving
+        status and lease alone; `SessionNotFound` when the session row is gone."""
+        every = _session_values(s)
+        values = {column: every[column] for name in attributes for column in ATTRIBUTE_COLUMNS[name]}
         async with self.engine.begin() as conn:
-            await conn.execute(update(t.sessions).where(t.sessions.c.id == session_id).values(**values))
+            result = await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
+        if not result.rowcount:
+            raise _gone(s.id)
 
     async def delete(self, session_id: str) -> None:
         """Delete the session, its messages and events; its last event number is kept (a tombstone)."""

@@ -13,12 +13,12 @@ A session keeps two views of it (SPEC 2.3):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from aomi.chain.addresses import normalize_address, parse_chain_id
 from aomi.errors import InvalidAddress, InvalidUserState
+from aomi.validation import parse_json
 
 UserState = dict[str, Any]
 # Keys a client may name, each with its camelCase alias.
@@ -58,10 +58,7 @@ def _flatten(raw: dict[str, Any]) -> dict[str, Any]:
 def parse_user_state(raw: str | dict[str, Any]) -> Wallet | None:
     """Validate a client's user_state (JSON text or object); None when it names no address."""
     if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise InvalidUserState("user_state is not valid JSON") from None
+        raw = parse_json(raw, "user_state", InvalidUserState)
     if not isinstance(raw, dict):
         raise InvalidUserState("user_state must be a JSON object")
     flat = _flatten(raw)
