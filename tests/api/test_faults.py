@@ -247,3 +247,30 @@ async def test_a_turn_caught_by_an_outage_says_so(
         )
         assert body["status"] == "interrupted"
         assert body["system_events"] == [{"SystemError": OUTAGE_ORPHAN_MESSAGE}]
+
+
+async def test_an_interrupt_landing_while_a_turn_ends_never_leaves_it_processing(
+    server: Harness, slow: SlowModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the property test: a second cancellation reaching the turn while it wrote its end
+    left the session `processing` for good."""
+    store = server.services.manager.store
+    finish, writing = store.finish_turn, asyncio.Event()
+
+    async def slow_finish(*args: Any, **kwargs: Any) -> None:
+        writing.set()
+        await asyncio.sleep(0.2)
+        await finish(*args, **kwargs)
+
+    monkeypatch.setattr(store, "finish_turn", slow_finish)
+    key = await server.issue_key("slowapp")
+    sid = new_id()
+    assert (await server.chat(sid, "tell me", app="slowapp", key=key)).status_code == 200
+    await slow.started.wait()
+    first = asyncio.ensure_future(server.client.post("/api/interrupt", headers=headers(sid, key)))
+    await writing.wait()  # the turn is writing its end: interrupt it again
+    second = await server.client.post("/api/interrupt", headers=headers(sid, key))
+    assert second.status_code == 200 and (await first).status_code == 200
+    body = await server.wait_idle(sid, key=key)
+    assert body["status"] == "interrupted"
+    assert not server.services.manager.running()

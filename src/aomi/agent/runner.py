@@ -69,6 +69,9 @@ class TurnRunner:
         self.settings = settings
         self.http = http
         self._agents: dict[tuple[str, str], Agent[TurnDeps, str]] = {}
+        # Turns already told to stop, or already writing their end: never cancelled (again), since
+        # a cancellation landing in the end's writes would leave the session `processing`.
+        self._ending: set[asyncio.Task[None]] = set()
 
     def _agent(self, app: App, model_label: str) -> Agent[TurnDeps, str]:
         key = (app.name, model_label)
@@ -123,7 +126,9 @@ class TurnRunner:
         task = s.task
         if task is None:
             return
-        task.cancel()
+        if task not in self._ending:
+            self._ending.add(task)
+            task.cancel()
         await asyncio.wait({task})
 
     async def shutdown(self) -> None:
@@ -162,10 +167,16 @@ class TurnRunner:
             cancelled = RunCancelled.from_cancellation(exc)
             history = cancelled.all_messages() if cancelled is not None else history
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await flusher
-            await self._finish(s, proj, status, history, error)
+            task = asyncio.current_task()
+            assert task is not None
+            self._ending.add(task)
+            try:
+                flusher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await flusher
+                await self._finish(s, proj, status, history, error)
+            finally:
+                self._ending.discard(task)
 
     async def _stream(self, s: Session, text: str, proj: TurnProjection) -> list[ModelMessage]:
         app = self.apps.get(s.app)
