@@ -31,7 +31,7 @@ def aomi_env(data_dir: str, port: int, database_url: str | None = None, **settin
         AOMI_DATA_DIR=data_dir,
         AOMI_PORT=str(port),
         AOMI_LOG_LEVEL="warning",
-        AOMI_SECRET_KEY="bench-secret",
+        AOMI_SECRET_KEY="bench-secret-not-for-production-0123456789",
         AOMI_APPS_DIR=str(Path(data_dir) / "apps"),
         **{f"AOMI_{name.upper()}": value for name, value in settings.items()},
     )

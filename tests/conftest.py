@@ -26,7 +26,7 @@ from aomi.settings import Settings
 pai_models.ALLOW_MODEL_REQUESTS = False
 
 PG_BASE = os.environ.get("AOMI_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
-TEST_SECRET = "test-secret-not-for-production"
+TEST_SECRET = "test-secret-not-for-production-0123456789"
 
 
 def _pg_url(db: str, driver: str = "postgresql") -> str:

@@ -30,9 +30,10 @@ def test_secret_is_generated_once_kept_and_warned_about(
 
 
 def test_configured_secret_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings(data_dir=tmp_path, secret_key=SecretStr("abc")).resolved_secret_key == b"abc"
-    monkeypatch.setenv("AOMI_SECRET_KEY", "from-env")
+    configured = "c" * 32
+    assert Settings(data_dir=tmp_path, secret_key=SecretStr(configured)).resolved_secret_key == b"c" * 32
+    monkeypatch.setenv("AOMI_SECRET_KEY", "from-env-" + "e" * 32)
     monkeypatch.setenv("AOMI_PORT", "9000")
     s = Settings(data_dir=tmp_path)
-    assert (s.resolved_secret_key, s.port) == (b"from-env", 9000)
+    assert (s.resolved_secret_key, s.port) == (b"from-env-" + b"e" * 32, 9000)
     assert not (tmp_path / SECRET_FILE_NAME).exists()

@@ -99,3 +99,7 @@ class HeadersTooLarge(AomiError):
 
 class DatabaseUnavailable(AomiError):
     status, code = 503, "database_unavailable"
+
+
+class SecretKeyError(Exception):
+    """The key-hashing secret is unusable (too short, or its file is open to other users)."""

@@ -155,8 +155,13 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
 
 def serve(settings: Settings) -> None:
     """Run the server in this process (``aomi serve``)."""
+    from aomi.logs import install_access_log_filter
+
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Resolved before uvicorn starts: a bad secret is then one CLI error line, not a startup traceback.
+    _ = settings.resolved_secret_key
+    install_access_log_filter()
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())

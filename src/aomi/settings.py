@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import stat
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -11,9 +13,13 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aomi.errors import SecretKeyError
+
 log = logging.getLogger("aomi.settings")
 
 SECRET_FILE_NAME = "aomi-secret.key"
+# HMAC-SHA256 keys shorter than its 32-byte output weaken the App key hashes.
+MIN_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -36,8 +42,8 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Secret for App key hashing (HMAC-SHA256). When unset, one is generated once "
-        "and kept in `<data_dir>/aomi-secret.key` (with a warning).",
+        description="Secret for App key hashing (HMAC-SHA256), at least 32 bytes. When unset, one is "
+        "generated once and kept in `<data_dir>/aomi-secret.key` (mode 0600, with a warning).",
     )
     host: str = Field(default="127.0.0.1", description="Address `aomi serve` listens on.")
     port: int = Field(default=8080, ge=0, le=65535, description="Port `aomi serve` listens on.")
@@ -139,19 +145,72 @@ class Settings(BaseSettings):
 
     @cached_property
     def resolved_secret_key(self) -> bytes:
-        """The key-hashing secret: configured, or generated once and kept in the data directory."""
+        """The key-hashing secret: configured, or generated once and kept in the data directory.
+
+        Raises `SecretKeyError` for a secret shorter than `MIN_SECRET_BYTES` or a secret file
+        that other users may read or write.
+        """
         if self.secret_key is not None and self.secret_key.get_secret_value():
-            return self.secret_key.get_secret_value().encode()
+            value = self.secret_key.get_secret_value().encode()
+            if len(value) < MIN_SECRET_BYTES:
+                raise SecretKeyError(
+                    f"AOMI_SECRET_KEY is {len(value)} bytes long; it must be at least "
+                    f"{MIN_SECRET_BYTES} bytes (e.g. the output of `openssl rand -base64 48`)"
+                )
+            return value
         path = self.data_dir / SECRET_FILE_NAME
-        if path.exists():
-            return path.read_text().strip().encode()
+        try:
+            return _read_secret_file(path)
+        except FileNotFoundError:
+            pass
+        created = _install_secret_file(path)
+        if created is None:  # another process installed its secret first: share that one
+            return _read_secret_file(path)
         log.warning(
             "AOMI_SECRET_KEY is not set: generated a secret and kept it in %s. "
             "Set AOMI_SECRET_KEY in production; losing this file invalidates every App key.",
             path,
         )
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        value = secrets.token_urlsafe(48)
-        path.write_text(value + "\n")
-        path.chmod(0o600)
-        return value.encode()
+        return created
+
+
+def _read_secret_file(path: Path) -> bytes:
+    """The secret kept in ``path``; `FileNotFoundError` when there is none yet."""
+    with path.open("rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if mode & 0o077:
+            raise SecretKeyError(
+                f"the secret file {path} is readable or writable by other users "
+                f"(mode {stat.S_IMODE(mode):03o}); run `chmod 600 {path}`"
+            )
+        value = f.read().strip()
+    if len(value) < MIN_SECRET_BYTES:
+        raise SecretKeyError(
+            f"the secret file {path} holds {len(value)} bytes; a secret must be at least "
+            f"{MIN_SECRET_BYTES} bytes (put a longer one in it, or set AOMI_SECRET_KEY)"
+        )
+    return value
+
+
+def _install_secret_file(path: Path) -> bytes | None:
+    """Generate a secret and install it at ``path``, never readable by others, not even briefly.
+
+    The secret is written and synced to a private temporary file, then hard-linked to ``path``:
+    the link either installs a complete file or fails because one exists, so concurrent first
+    starts never overwrite each other. Returns None when another process won that race.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48).encode()
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(value + b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        return None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return value

@@ -99,6 +99,12 @@ class Authorizer:
         key = presented_key(headers)
         return await self.verifier.verify(key) if key is not None else None
 
+    async def usable_apps(self, headers: Headers) -> list[App]:
+        """The Apps this caller may use: every public App plus the presented key's (a presented key
+        must be valid). `default` first, then by name; a key's App that no longer exists is not in it."""
+        key = await self.caller_key(headers)
+        return [app for app in self.apps.all() if app.public or (key is not None and app.name in key.apps)]
+
     async def authorize(self, app_name: str | None, headers: Headers) -> Caller:
         """Steps 2-6. A public App is usable by everyone, with or without a key."""
         return self._caller(app_name, await self.caller_key(headers))

@@ -61,11 +61,7 @@ async def list_apps(
     without a key only the public Apps are listed.
     """
     want_detail = _flag(detail, "detail")
-    key = await services.auth.caller_key(request.headers)
-    allowed = set(key.apps) if key is not None else set()
-    # AppRegistry.all() is unique and ordered `default` first, then by name; a key's App that
-    # no longer exists is simply not in it.
-    apps = [app for app in services.apps.all() if app.public or app.name in allowed]
+    apps = await services.auth.usable_apps(request.headers)
     if want_detail:
         return _json([_detail(app) for app in apps])
     return _json([app.name for app in apps])

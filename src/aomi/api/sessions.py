@@ -86,8 +86,7 @@ async def list_sessions(
         raise InvalidInput("public_key is required: the wallet address whose threads to list")
     address = normalize_address(public_key)
     require_wallet_token(request, services, address)
-    key = await services.auth.caller_key(request.headers)
-    apps = [a.name for a in services.apps.all() if a.public or (key is not None and a.name in key.apps)]
+    apps = [app.name for app in await services.auth.usable_apps(request.headers)]
     before = _decode_cursor(cursor) if cursor else None
     page = list(await services.sessions.list_by_wallet(address, apps, limit + 1, before))
     headers = {}

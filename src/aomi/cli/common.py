@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from aomi.apps.registry import AppRegistry, load_registry
 from aomi.db.engine import create_engine, upgrade
-from aomi.errors import AomiError, InvalidInput, KeyNotFound, ManifestError
+from aomi.errors import AomiError, InvalidInput, KeyNotFound, ManifestError, SecretKeyError
 from aomi.keys.store import KeyStore
 from aomi.settings import Settings
 
@@ -66,7 +66,15 @@ def guarded(func: Callable[P, T]) -> Callable[P, T]:
             return func(*args, **kwargs)
         except InvalidInput as exc:
             fail(_error_message(exc), EXIT_USAGE)
-        except (AomiError, KeyNotFound, ManifestError, ValidationError, SQLAlchemyError, OSError) as exc:
+        except (
+            AomiError,
+            KeyNotFound,
+            ManifestError,
+            SecretKeyError,
+            ValidationError,
+            SQLAlchemyError,
+            OSError,
+        ) as exc:
             fail(_error_message(exc))
 
     return wrapper

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 if TYPE_CHECKING:
@@ -44,9 +46,28 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def _create_sqlite_file(url: str) -> None:
+    """Create a missing SQLite database file with mode 0600 (and its directory).
+
+    SQLite would create it with the umask's mode, typically world-readable; it gives its
+    ``-wal`` and ``-shm`` files the database file's mode. An existing file is left alone.
+    """
+    parsed = make_url(url)
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:") or "uri" in parsed.query:
+        return
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def create_engine(url: str) -> AsyncEngine:
+    # hide_parameters: a logged database error never shows statement parameters (key hashes,
+    # chat messages, wallet state).
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        _create_sqlite_file(url)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -58,7 +79,7 @@ def create_engine(url: str) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=False)
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=False, hide_parameters=True)
 
 
 def _alembic_config(connection: Connection | None) -> Config:
