@@ -21,6 +21,7 @@ from aomi.api import chat, control, events, health, sessions, wallet
 from aomi.api.auth import KEY_HEADER, KEY_HEADER_ALIAS, SESSION_HEADER, Authorizer
 from aomi.api.errors import install_error_handlers
 from aomi.api.limits import BodyLimitMiddleware, RequestShapeMiddleware
+from aomi.api.openapi import install_openapi
 from aomi.api.sessions import NEXT_CURSOR_HEADER
 from aomi.apps.registry import load_registry
 from aomi.db.engine import create_engine, current_revision, head_revision, upgrade
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             max_age=600,
         )
     install_error_handlers(app)
+    install_openapi(app, {"rig": models.labels()})
     app.include_router(health.router)
     app.include_router(chat.router)
     app.include_router(sessions.router)

@@ -60,13 +60,18 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_json(text: str | bytes, field: str, error: type[AomiError] = InvalidInput) -> Any:
-    """Parse JSON text and check it (`check_json`); ``error`` when it is not valid JSON."""
+def load_json(text: str | bytes, field: str, error: type[AomiError] = InvalidInput) -> Any:
+    """Parse JSON text; ``error`` when it is not valid JSON. The values are not checked yet: a
+    request body's fields are checked (`check_text`, `check_json`) when they are read."""
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser's stack
         raise error(f"{field} is not valid JSON") from None
-    return check_json(value, field)
+
+
+def parse_json(text: str | bytes, field: str, error: type[AomiError] = InvalidInput) -> Any:
+    """Parse JSON text and check it (`check_json`); ``error`` when it is not valid JSON."""
+    return check_json(load_json(text, field, error), field)
 
 
 def parse_count(text: str, field: str) -> int:

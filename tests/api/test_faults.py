@@ -102,7 +102,13 @@ HOSTILE: list[tuple[str, str, dict[str, Any], int]] = [
     ("POST", "/api/chat", {"params": {"message": "a\x00b"}}, 400),
     ("POST", "/api/chat", {"json": {"message": "a\x00b"}}, 400),
     ("POST", "/api/chat", {"content": b'{"message": "\\ud800"}'}, 400),
-    ("POST", "/api/chat", {"content": b'{"message": "hi", "n": ' + b"9" * 30 + b"}"}, 400),
+    (
+        "POST",
+        "/api/chat",
+        {"json": {"message": "hi", "user_state": {"address": "0x" + "11" * 20, "ext": 9**30}}},
+        400,
+    ),
+    ("POST", "/api/chat", {"content": b'{"message": "hi", "unread": ' + b"9" * 30 + b"}"}, 200),  # ignored
     ("POST", "/api/chat", {"content": b'{"message": "hi", "n": ' + b"9" * 5000 + b"}"}, 400),
     ("POST", "/api/chat", {"content": b"[" * 5000 + b"]" * 5000}, 400),
     ("POST", "/api/chat", {"content": b'{"message": "hi", "x": NaN}'}, 400),
@@ -139,6 +145,7 @@ async def test_hostile_input_is_a_clear_4xx_and_harms_nothing(
     assert r.status_code == status, r.text
     if status >= 400:
         assert r.json()["error"]["code"] in {"invalid_input", "invalid_user_state", "invalid_address"}, r.text
+    await server.wait_idle(sid)
     await assert_healthy(server, sid)
 
 

@@ -3,95 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
 from tests.support.fixtures import price_api
 from tests.support.price_server import FakePriceApi
 
 __all__ = ["price_api"]
 
+from tests.e2e.conftest import AOMI, ServerProcess
+
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
-AOMI = str(Path(sys.executable).parent / "aomi")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class ServerProcess:
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
-        self.env, self.port, self.log = env, port, log
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.startup_seconds = 0.0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        started = time.monotonic()
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([AOMI, "serve"], env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        deadline = started + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).text == "OK":
-                    self.startup_seconds = time.monotonic() - started
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError(f"server did not start: {self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=20)
-        self.proc = None
-
-
-@pytest.fixture
-def env(tmp_path: Path, database_url: str, price_api: FakePriceApi) -> dict[str, str]:
-    apps = tmp_path / "apps"
-    shutil.copytree(ROOT / "examples" / "apps" / "mycoindex", apps / "mycoindex")
-    base = {k: v for k, v in os.environ.items() if not k.startswith("AOMI_")}
-    return {
-        **base,
-        "AOMI_DATA_DIR": str(tmp_path),
-        "AOMI_APPS_DIR": str(apps),
-        "AOMI_DATABASE_URL": database_url,
-        "AOMI_SECRET_KEY": TEST_SECRET,
-        "AOMI_PRICE_API_URL": price_api.url,
-        "AOMI_PORT": str(_free_port()),
-        "AOMI_LOG_LEVEL": "warning",
-    }
-
-
-@pytest.fixture
-def server(env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
-    proc = ServerProcess(env, int(env["AOMI_PORT"]), tmp_path / "server.log")
-    proc.start()
-    yield proc
-    proc.stop()
 
 
 def _issue_key(env: dict[str, str]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, Field
 
 from aomi.api.auth import session_id_from
 from aomi.api.deps import (
@@ -17,33 +18,74 @@ from aomi.api.deps import (
     request_fields,
     session_of,
 )
-from aomi.errors import InvalidInput, PayloadTooLarge, SessionBusy
+from aomi.api.openapi import (
+    ADDRESS,
+    APP,
+    APP_KEY,
+    CLIENT_ID,
+    ERRORS,
+    NO_NUL,
+    NOT_BLANK,
+    SESSION_ID,
+    USER_STATE,
+    SnapshotOut,
+    inputs,
+    param,
+)
+from aomi.chain.addresses import normalize_address
+from aomi.errors import PayloadTooLarge, SessionBusy
 from aomi.sessions.model import empty_snapshot
 from aomi.sessions.user_state import parse_wallet
 from aomi.validation import check_text
 
-router = APIRouter(prefix="/api", tags=["chat"])
+router = APIRouter(prefix="/api", tags=["chat"], responses=ERRORS)
 
-SNAPSHOT_DOC: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The session snapshot: messages, system_events, title, status, user_state"}
+SNAPSHOT: dict[int | str, dict[str, Any]] = {
+    200: {"model": SnapshotOut, "description": "The session snapshot"}
 }
 
 
-@router.post("/chat", responses=SNAPSHOT_DOC)
+class ChatIn(BaseModel):
+    """The chat fields as a JSON body (the query wins when both name one)."""
+
+    message: str | None = Field(default=None, pattern=NOT_BLANK)
+    app: str | None = Field(default=None, pattern=NO_NUL)
+    public_key: str | None = Field(default=None, pattern=ADDRESS["pattern"])
+    user_state: dict[str, Any] | None = None
+    client_id: str | None = Field(default=None, pattern=NO_NUL)
+
+
+CHAT_INPUTS = inputs(
+    SESSION_ID,
+    APP_KEY,
+    param(
+        "query",
+        "message",
+        {"type": "string", "minLength": 1, "pattern": NOT_BLANK},
+        "The user's message.",
+        True,
+    ),
+    APP,
+    param("query", "public_key", ADDRESS, "Binds the session to this wallet address."),
+    USER_STATE,
+    CLIENT_ID,
+    body=ChatIn,
+)
+
+
+@router.post("/chat", responses=SNAPSHOT, openapi_extra=CHAT_INPUTS)
 async def chat(request: Request, services: ServicesDep) -> Response:
     """Send a user message; the turn runs in the background. Creates the session if unknown."""
     sid = session_id_from(request.headers)
     fields = await request_fields(request)
     caller, s = await session_of(services, request, sid, fields.app)
-    message = (fields.text("message") or "").strip()
-    if not message:
-        raise InvalidInput("message is required and must not be empty")
+    message = fields.message().strip()
     size = len(message.encode())
     if size > services.settings.max_message_bytes:
         raise PayloadTooLarge(
             f"message is {size} bytes; the limit is {services.settings.max_message_bytes} bytes"
         )
-    wallet = parse_wallet(fields.raw("user_state"), fields.text("public_key"))
+    wallet = parse_wallet(fields.user_state(), fields.text("public_key", check=normalize_address))
     client_id = fields.text("client_id")
     if s is None:
         caller, s, _ = await create_session(services, request, sid, fields.app, caller)
@@ -53,7 +95,9 @@ async def chat(request: Request, services: ServicesDep) -> Response:
     return json_response(await services.sessions.snapshot(s))
 
 
-@router.get("/state", responses=SNAPSHOT_DOC)
+@router.get(
+    "/state", responses=SNAPSHOT, openapi_extra=inputs(SESSION_ID, APP_KEY, APP, USER_STATE, CLIENT_ID)
+)
 async def state(request: Request, services: ServicesDep) -> Response:
     """The session snapshot. An unknown session gives an empty idle snapshot and creates nothing."""
     sid = session_id_from(request.headers)
@@ -66,7 +110,7 @@ async def state(request: Request, services: ServicesDep) -> Response:
     return json_response(await services.sessions.snapshot(s))
 
 
-@router.post("/interrupt", responses=SNAPSHOT_DOC)
+@router.post("/interrupt", responses=SNAPSHOT, openapi_extra=inputs(SESSION_ID, APP_KEY, APP))
 async def interrupt(request: Request, services: ServicesDep) -> Response:
     """Cancel the running turn (model call and tools); the partial answer is kept."""
     sid = session_id_from(request.headers)

@@ -10,12 +10,13 @@ from fastapi.responses import Response
 
 from aomi.api.auth import SESSION_HEADER, Caller, session_id_from
 from aomi.api.deps import ServicesDep, create_session, json_response, session_of
+from aomi.api.openapi import APP_KEY, ERRORS, SESSION_ID, AppDetailOut, ModelSetOut, inputs, param
 from aomi.apps.registry import App
 from aomi.errors import InvalidInput, UnknownModel
 from aomi.services import Services
 from aomi.sessions.model import Session
 
-router = APIRouter(prefix="/api", tags=["control"])
+router = APIRouter(prefix="/api", tags=["control"], responses=ERRORS)
 
 AppParam = Annotated[str | None, Query(description="App name; `default` when absent")]
 NamespaceParam = Annotated[str | None, Query(description="Alias of `app`")]
@@ -29,9 +30,8 @@ def _json(data: Any) -> Response:
 def _flag(value: str | None, name: str) -> bool:
     if value is None:
         return False
-    word = value.strip().lower()
-    if word in TRUE_WORDS or word in FALSE_WORDS:
-        return word in TRUE_WORDS
+    if value in TRUE_WORDS or value in FALSE_WORDS:
+        return value in TRUE_WORDS
     raise InvalidInput(f"{name} must be true, false, 1 or 0, got {value[:64]!r}")
 
 
@@ -46,13 +46,25 @@ def _detail(app: App) -> dict[str, Any]:
     return {"name": app.name, "description": app.description, "models": model_labels(app), "secrets": []}
 
 
-@router.get("/control/namespaces")
-@router.get("/control/apps")  # the lower decorator registers first
+APPS: dict[int | str, dict[str, Any]] = {
+    200: {"model": list[str] | list[AppDetailOut], "description": "App names, or details with `detail=true`"}
+}
+MODELS: dict[int | str, dict[str, Any]] = {
+    200: {"model": list[str], "description": "Model labels, default first"}
+}
+
+
+@router.get("/control/namespaces", responses=APPS)
+@router.get("/control/apps", responses=APPS)  # the lower decorator registers first
 async def list_apps(
     request: Request,
     services: ServicesDep,
     detail: Annotated[
-        str | None, Query(description="`true`/`1` for name, description, models, secrets")
+        str | None,
+        Query(
+            description="`true`/`1` for name, description, models, secrets",
+            json_schema_extra={"enum": sorted(TRUE_WORDS | FALSE_WORDS)},
+        ),
     ] = None,
 ) -> Response:
     """The Apps this caller may use: every public App plus the presented key's Apps, `default` first.
@@ -67,7 +79,19 @@ async def list_apps(
     return _json([app.name for app in apps])
 
 
-@router.get("/control/models")
+@router.get(
+    "/control/models",
+    responses=MODELS,
+    openapi_extra=inputs(
+        param(
+            "header",
+            "X-Session-Id",
+            {"type": "string", "format": "uuid"},
+            "Without `app`: this session's App.",
+        ),
+        APP_KEY,
+    ),
+)
 async def list_models(
     request: Request, services: ServicesDep, app: AppParam = None, namespace: NamespaceParam = None
 ) -> Response:
@@ -76,9 +100,11 @@ async def list_models(
     Without `app`, an `X-Session-Id` naming an existing session answers for that session's App.
     """
     name = app or namespace
-    if name is None and request.headers.get(SESSION_HEADER) is not None:
-        s = await services.manager.get(session_id_from(request.headers))
-        name = s.app if s is not None else None
+    if request.headers.get(SESSION_HEADER) is not None:
+        sid = session_id_from(request.headers)  # a malformed id is a 400 even when `app` is given
+        if not name:
+            s = await services.manager.get(sid)
+            name = s.app if s is not None else None
     caller = await services.auth.authorize(name, request.headers)
     return _json(model_labels(caller.app))
 
@@ -95,7 +121,7 @@ def _check_model(services: Services, app: App, rig: str) -> None:
         raise UnknownModel(f"model {rig!r} is not available for the App {app.name!r} (allowed: {known})")
 
 
-@router.post("/control/model")
+@router.post("/control/model", response_model=ModelSetOut, openapi_extra=inputs(SESSION_ID, APP_KEY))
 async def set_model(
     request: Request,
     services: ServicesDep,

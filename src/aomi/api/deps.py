@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from aomi.api.auth import Caller
-from aomi.errors import InvalidInput, SessionNotFound
+from aomi.errors import InvalidInput, InvalidUserState, SessionNotFound
 from aomi.services import Services
 from aomi.sessions.model import Session
-from aomi.validation import check_text, parse_json
+from aomi.sessions.user_state import parse_user_state
+from aomi.validation import check_text, load_json
 
 
 async def _services(request: Request) -> Services:
@@ -32,9 +33,15 @@ async def json_body(request: Request) -> dict[str, Any]:
     body = await request.body()
     if not body.strip():
         return {}
-    value = parse_json(body, "the request body")
+    value = load_json(body, "the request body")
     if not isinstance(value, dict):
         raise InvalidInput("the request body must be a JSON object")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise InvalidInput("message is required and must not be empty")
     return value
 
 
@@ -51,13 +58,34 @@ class RequestFields:
                     return source.get(name)
         return None
 
-    def text(self, *names: str) -> str | None:
+    def text(self, *names: str, check: Callable[[str], object] | None = None) -> str | None:
+        """A text field; every copy present (query and body) must be valid (and pass ``check``),
+        though the query's wins."""
+        for source in (self.query, self.body):
+            for name in names:
+                value = source.get(name)
+                if value is not None and not isinstance(value, str):
+                    raise InvalidInput(f"{name} must be a string")
+                if value is not None:
+                    check_text(value, name)
+                    if check is not None:
+                        check(value)
         value = self.raw(*names)
-        if value is None:
-            return None
-        if isinstance(value, str):
-            return check_text(value, names[0])
-        raise InvalidInput(f"{names[0]} must be a string")
+        return value if value is None else str(value)
+
+    def user_state(self) -> Any:
+        """``user_state``: JSON text or an object, every copy present valid (the query's wins)."""
+        for source in (self.query, self.body):
+            value = source.get("user_state")
+            if value is not None and not isinstance(value, str | dict):
+                raise InvalidUserState("user_state must be a JSON object, or JSON text")
+            if value:
+                parse_user_state(value)
+        return self.raw("user_state")
+
+    def message(self) -> str:
+        """The required, non-blank ``message``, as sent (every copy present must be non-blank)."""
+        return _not_blank(self.text("message", check=_not_blank) or "")
 
     @property
     def app(self) -> str | None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
@@ -21,17 +22,70 @@ from aomi.api.deps import (
     session_of,
     session_or_create,
 )
-from aomi.errors import InvalidInput, KeyInvalid, PayloadTooLarge
+from aomi.api.openapi import (
+    APP,
+    APP_KEY,
+    ERRORS,
+    NO_NUL,
+    NOT_BLANK,
+    SESSION_ID,
+    SystemOut,
+    inputs,
+    param,
+)
+from aomi.errors import KeyInvalid, PayloadTooLarge
 from aomi.services import Services
 from aomi.sessions.bus import Subscription
 from aomi.sessions.model import ASYNC_CALLBACK, SYSTEM_NOTICE, Event
 from aomi.validation import INT64_MAX, check_json, parse_count
 
-router = APIRouter(prefix="/api", tags=["events"])
+router = APIRouter(prefix="/api", tags=["events"], responses=ERRORS)
+
+
+class SystemIn(BaseModel):
+    """The system message as a JSON body (the query wins when both name it)."""
+
+    message: str | None = Field(default=None, pattern=NOT_BLANK)
+    app: str | None = Field(default=None, pattern=NO_NUL)
+
+
+SYSTEM_INPUTS = inputs(
+    SESSION_ID,
+    APP_KEY,
+    param("query", "message", {"type": "string", "minLength": 1, "pattern": NOT_BLANK}, "The message.", True),
+    APP,
+    body=SystemIn,
+)
+UPDATES_INPUTS = inputs(
+    SESSION_ID,
+    APP_KEY,
+    APP,
+    param(
+        "header", "Last-Event-ID", {"type": "string", "pattern": "^[0-9]{1,18}$"}, "Resume after this event."
+    ),
+    param("query", "last_event_id", {"type": "string", "pattern": "^[0-9]{1,18}$"}, "As `Last-Event-ID`."),
+)
+UPDATES_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Server-sent events: `id: <seq>` and JSON `data` with `type` and `session_id`",
+        "content": {
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "description": "The event's sequence number."},
+                        "event": {"type": "string"},
+                        "data": {"type": "string", "description": "JSON with `type` and `session_id`."},
+                    },
+                }
+            }
+        },
+    }
+}
 log = logging.getLogger("aomi.api")
 
 
-@router.get("/events")
+@router.get("/events", openapi_extra=inputs(SESSION_ID, APP_KEY, APP))
 async def list_events(
     request: Request,
     services: ServicesDep,
@@ -56,7 +110,7 @@ def _system_event(text: str) -> tuple[str, Any]:
     return SYSTEM_NOTICE, text
 
 
-@router.post("/system")
+@router.post("/system", response_model=SystemOut, openapi_extra=SYSTEM_INPUTS)
 async def system_message(request: Request, services: ServicesDep) -> dict[str, Any]:
     """Post a system message into the session (query or JSON body `message`) -> `{"res": Message}`.
 
@@ -64,9 +118,7 @@ async def system_message(request: Request, services: ServicesDep) -> dict[str, A
     """
     sid = session_id_from(request.headers)
     fields = await request_fields(request)
-    text = fields.text("message")
-    if not text or not text.strip():
-        raise InvalidInput("message is required and must not be empty")
+    text = fields.message()
     if len(text.encode()) > services.settings.max_message_bytes:
         raise PayloadTooLarge(f"message is larger than {services.settings.max_message_bytes} bytes")
     _, s, _ = await session_or_create(services, request, sid, fields.app)
@@ -161,7 +213,9 @@ def _last_event_id(request: Request) -> int | None:
     return parse_count(raw, "Last-Event-ID")
 
 
-@router.get("/updates")
+@router.get(
+    "/updates", response_class=EventSourceResponse, responses=UPDATES_STREAM, openapi_extra=UPDATES_INPUTS
+)
 async def updates(request: Request, services: ServicesDep) -> EventSourceResponse:
     """Server-sent events of one session (`id: <seq>` and JSON `data` with `type` and `session_id`).
 

@@ -17,7 +17,11 @@ async def health() -> str:
     return "OK"
 
 
-@router.get("/ready", response_class=PlainTextResponse)
+@router.get(
+    "/ready",
+    response_class=PlainTextResponse,
+    responses={503: {"description": "Not ready; the reason as text", "content": {"text/plain": {}}}},
+)
 async def ready(services: ServicesDep) -> PlainTextResponse:
     """200 `ready` when the database answers, holds the schema this server expects and takes
     writes; else 503 with the reason (for load balancers and orchestrators)."""

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from aomi.api.deps import ServicesDep
+from aomi.api.openapi import ERRORS
 from aomi.errors import InvalidInput, WalletTokenRequired
 from aomi.services import Services
 from aomi.timeutil import iso_ms
 
-router = APIRouter(prefix="/api/wallet", tags=["wallet"])
+router = APIRouter(prefix="/api/wallet", tags=["wallet"], responses=ERRORS)
 
 
 class NonceOut(BaseModel):

@@ -23,7 +23,7 @@ def normalize_address(value: object) -> str:
 
     All-lowercase or all-uppercase hex is accepted as is; mixed case must carry a valid checksum.
     """
-    if not isinstance(value, str) or not is_hex_address(value):
+    if not isinstance(value, str) or not value.startswith("0x") or not is_hex_address(value):
         raise InvalidAddress(
             f"not an EVM address: {str(value)[:64]!r} (expected 0x followed by 40 hex digits)"
         )
@@ -37,6 +37,8 @@ def parse_chain_id(value: object) -> int:
     """A chain id given as a number, a decimal string or a hex string (``0x2105``)."""
     if isinstance(value, bool):
         raise InvalidUserState("chain_id must be a number, a decimal string or a hex string")
+    if isinstance(value, float) and value.is_integer():  # JSON `8453.0` is the integer 8453
+        value = int(value)
     if isinstance(value, int):
         chain_id = value
     elif isinstance(value, str):

@@ -18,7 +18,7 @@ from typing import Any
 
 from aomi.chain.addresses import normalize_address, parse_chain_id
 from aomi.errors import InvalidAddress, InvalidUserState
-from aomi.validation import parse_json
+from aomi.validation import check_json, parse_json
 
 UserState = dict[str, Any]
 # Keys a client may name, each with its camelCase alias.
@@ -34,6 +34,24 @@ class Wallet:
     chain_id: int | None
 
 
+def _check_present(source: dict[str, Any], where: str) -> None:
+    """Every wallet field present, in either spelling, must be valid, even one another overrides
+    (snake_case wins over camelCase, ``evm``/``connection`` over the flat fields)."""
+    for snake, camel in _FIELDS.items():
+        for key in {snake, camel}:
+            value = source.get(key)
+            if value is None or value == "":
+                continue
+            if snake == "address":
+                normalize_address(value)
+            elif snake == "chain_id":
+                parse_chain_id(value)
+            elif snake == "is_connected" and not isinstance(value, bool):
+                raise InvalidUserState(f"{where}{key} must be true or false")
+            elif snake == "ens_name" and not isinstance(value, str):
+                raise InvalidUserState(f"{where}{key} must be a string")
+
+
 def _pick(source: dict[str, Any], name: str) -> Any:
     value = source.get(name)
     return source.get(_FIELDS[name]) if value is None else value
@@ -44,9 +62,13 @@ def _flatten(raw: dict[str, Any]) -> dict[str, Any]:
     evm, connection = raw.get("evm"), raw.get("connection")
     if evm is None and connection is None:
         return {name: _pick(raw, name) for name in _FIELDS}
-    if not isinstance(evm or {}, dict) or not isinstance(connection or {}, dict):
+    if not isinstance({} if evm is None else evm, dict) or not isinstance(
+        {} if connection is None else connection, dict
+    ):
         raise InvalidUserState("user_state.evm and user_state.connection must be objects")
     evm, connection = evm or {}, connection or {}
+    _check_present(evm, "user_state.evm.")
+    _check_present(connection, "user_state.connection.")
     return {
         "address": _pick(evm, "address"),
         "chain_id": _pick(evm, "chain_id"),
@@ -59,8 +81,11 @@ def parse_user_state(raw: str | dict[str, Any]) -> Wallet | None:
     """Validate a client's user_state (JSON text or object); None when it names no address."""
     if isinstance(raw, str):
         raw = parse_json(raw, "user_state", InvalidUserState)
+    else:
+        check_json(raw, "user_state")
     if not isinstance(raw, dict):
         raise InvalidUserState("user_state must be a JSON object")
+    _check_present(raw, "user_state.")
     flat = _flatten(raw)
     address = flat["address"]
     if address in (None, ""):
@@ -68,12 +93,7 @@ def parse_user_state(raw: str | dict[str, Any]) -> Wallet | None:
     chain = flat["chain_id"]
     if chain == "":
         chain = None
-    connected = flat["is_connected"]
-    if connected is not None and not isinstance(connected, bool):
-        raise InvalidUserState("user_state.is_connected must be true or false")
-    ens = flat["ens_name"]
-    if ens is not None and not isinstance(ens, str):
-        raise InvalidUserState("user_state.ens_name must be a string")
+    connected, ens = flat["is_connected"], flat["ens_name"]
     echo: UserState = {
         "address": address,
         "chain_id": chain,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import jwt
 
 from aomi.chain.addresses import normalize_address
-from aomi.errors import InvalidInput, WalletProofInvalid, WalletTokenInvalid
+from aomi.errors import WalletProofInvalid, WalletTokenInvalid
 from aomi.wallet.nonces import NonceStore
 
 if TYPE_CHECKING:
@@ -43,7 +43,9 @@ def _checked_message(message: str, signature: str, domain: str) -> SiweMessage:
         parsed = SiweMessage.from_message(message)
     except Exception as exc:  # the parser raises several kinds; all mean a malformed message
         detail = f": {exc}" if str(exc) else ""
-        raise InvalidInput(f"message is not an EIP-4361 (Sign-In with Ethereum) message{detail}") from None
+        raise WalletProofInvalid(
+            f"message is not an EIP-4361 (Sign-In with Ethereum) message{detail}"
+        ) from None
     if parsed.domain != domain:
         raise WalletProofInvalid(f"the message is for the domain {parsed.domain!r}; sign one for {domain!r}")
     try:
