@@ -12,18 +12,22 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aomi.agent.models import ModelRegistry
 from aomi.sessions.manager import OUTAGE_ORPHAN_MESSAGE
 from aomi.settings import Settings
+from tests.conftest import TEST_SECRET
 from tests.support.harness import Harness, SlowModel, headers, new_id, poll, running
+from tests.support.price_server import FakePriceApi
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
@@ -281,3 +285,34 @@ async def test_an_interrupt_landing_while_a_turn_ends_never_leaves_it_processing
     body = await server.wait_idle(sid, key=key)
     assert body["status"] == "interrupted"
     assert not server.services.manager.running()
+
+
+async def test_a_read_only_sqlite_file_is_503_not_500(
+    tmp_path: Path, models: ModelRegistry, price_api: FakePriceApi
+) -> None:
+    """A real read-only database (opened read-only, since root ignores file modes): reads
+    work, writes and /ready answer 503, nothing half-applied. SQLite only: PostgreSQL's outage
+    is the dropped database above."""
+    path = tmp_path / "aomi.db"
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite+aiosqlite:///{path}",
+        apps_dir=tmp_path,
+        secret_key=SecretStr(TEST_SECRET),
+        price_api_url=price_api.url,
+    )
+    sid = new_id()
+    async with running(settings, models) as h:
+        await h.chat(sid, "hi")
+        before = await h.wait_idle(sid)
+    read_only = settings.model_copy(
+        update={"database_url": f"sqlite+aiosqlite:///file:{path}?mode=ro&uri=true"}
+    )
+    read_only.__dict__.pop("resolved_database_url", None)  # a cached property model_copy carried over
+    async with running(read_only, models) as h:
+        assert (await h.state(sid)).json() == before
+        ready = await h.client.get("/ready")
+        assert ready.status_code == 503 and "unavailable" in ready.text
+        assert_unavailable(await h.chat(sid, "write?"))
+        assert_unavailable(await h.client.patch(f"/api/sessions/{sid}", json={"title": "T"}))
+        assert (await h.state(sid)).json() == before
