@@ -29,6 +29,7 @@ from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
 from aomi.services import Services
 from aomi.sessions.bus import EventBus
+from aomi.sessions.leases import Leases
 from aomi.sessions.manager import SessionManager
 from aomi.sessions.service import SessionService
 from aomi.sessions.store import SessionStore
@@ -52,7 +53,7 @@ async def _maintenance(services: Services) -> None:
                 await upgrade(services.engine)
             manager = services.manager
             running = [s.id for s in manager.running()]
-            await manager.store.renew_leases(manager.owner, running, services.runner.lease_ms)
+            await manager.leases.renew(running)
             await services.manager.recover_orphans()
             services.manager.evict()
         except Exception:
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         manager = SessionManager(
             SessionStore(engine),
             EventBus(settings.sse_queue_size),
-            owner=uuid.uuid4().hex,
+            Leases(engine, uuid.uuid4().hex, settings.lease_seconds),
             cache_size=settings.session_cache_size,
             idle_seconds=settings.session_idle_seconds,
         )

@@ -23,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aomi.agent.models import ModelRegistry
-from aomi.sessions.manager import OUTAGE_ORPHAN_MESSAGE
+from aomi.sessions.leases import OUTAGE_ORPHAN_MESSAGE
 from aomi.settings import Settings
 from tests.conftest import TEST_SECRET
 from tests.support.harness import Harness, SlowModel, headers, new_id, poll, running

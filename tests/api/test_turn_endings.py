@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from aomi.agent.models import ModelRegistry, default_model_registry
 from aomi.db import tables as t
-from aomi.sessions.manager import ORPHAN_MESSAGE
+from aomi.sessions.leases import ORPHAN_MESSAGE
 from aomi.sessions.model import Session, Status
 from aomi.settings import Settings
 from aomi.timeutil import now_ms

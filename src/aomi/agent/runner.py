@@ -87,10 +87,6 @@ class TurnRunner:
             self._agents[key] = agent
         return agent
 
-    @property
-    def lease_ms(self) -> int:
-        return int(self.settings.lease_seconds * 1000)
-
     async def start(self, s: Session, text: str, changes: Mapping[str, Any] | None = None) -> None:
         """Commit the user message (with ``changes`` to the session's attributes) and start the turn
         in the background; SessionBusy if one runs. Memory changes only after the commit."""
@@ -106,7 +102,7 @@ class TurnRunner:
         )
         s.starting = True  # a second chat here is refused at once, not by the database
         try:
-            claimed = await self.manager.store.begin_turn(after, user_msg, self.manager.owner, self.lease_ms)
+            claimed = await self.manager.store.begin_turn(after, user_msg, self.manager.leases)
         finally:
             s.starting = False
         if not claimed:

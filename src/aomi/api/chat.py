@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from aomi.api.auth import session_id_from
 from aomi.api.deps import (
+    ExistingSession,
     ServicesDep,
+    SessionId,
     app_param,
-    authorized_session,
     create_session,
     json_response,
     request_fields,
@@ -74,9 +74,8 @@ CHAT_INPUTS = inputs(
 
 
 @router.post("/chat", responses=SNAPSHOT, openapi_extra=CHAT_INPUTS)
-async def chat(request: Request, services: ServicesDep) -> Response:
+async def chat(request: Request, services: ServicesDep, sid: SessionId) -> Response:
     """Send a user message; the turn runs in the background. Creates the session if unknown."""
-    sid = session_id_from(request.headers)
     fields = await request_fields(request)
     caller, s = await session_of(services, request, sid, fields.app)
     message = fields.message().strip()
@@ -98,9 +97,8 @@ async def chat(request: Request, services: ServicesDep) -> Response:
 @router.get(
     "/state", responses=SNAPSHOT, openapi_extra=inputs(SESSION_ID, APP_KEY, APP, USER_STATE, CLIENT_ID)
 )
-async def state(request: Request, services: ServicesDep) -> Response:
+async def state(request: Request, services: ServicesDep, sid: SessionId) -> Response:
     """The session snapshot. An unknown session gives an empty idle snapshot and creates nothing."""
-    sid = session_id_from(request.headers)
     q = request.query_params
     _, s = await session_of(services, request, sid, app_param(request))
     wallet = parse_wallet(q.get("user_state"), None)
@@ -111,9 +109,7 @@ async def state(request: Request, services: ServicesDep) -> Response:
 
 
 @router.post("/interrupt", responses=SNAPSHOT, openapi_extra=inputs(SESSION_ID, APP_KEY, APP))
-async def interrupt(request: Request, services: ServicesDep) -> Response:
+async def interrupt(services: ServicesDep, s: ExistingSession) -> Response:
     """Cancel the running turn (model call and tools); the partial answer is kept."""
-    sid = session_id_from(request.headers)
-    _, s = await authorized_session(services, request, sid, app_param(request))
     await services.sessions.interrupt(s)
     return json_response(await services.sessions.snapshot(s))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from aomi.api.auth import SESSION_HEADER, Caller, session_id_from
-from aomi.api.deps import ServicesDep, create_session, json_response, session_of
+from aomi.api.deps import ServicesDep, SessionId, create_session, json_response, session_of
 from aomi.api.openapi import APP_KEY, ERRORS, SESSION_ID, AppDetailOut, ModelSetOut, inputs, param
 from aomi.apps.registry import App
 from aomi.errors import InvalidInput, UnknownModel
@@ -125,6 +125,7 @@ def _check_model(services: Services, app: App, rig: str) -> None:
 async def set_model(
     request: Request,
     services: ServicesDep,
+    sid: SessionId,
     rig: Annotated[str | None, Query(description="Model label (required)")] = None,
     app: AppParam = None,
     namespace: NamespaceParam = None,
@@ -135,7 +136,6 @@ async def set_model(
     Returns `{success, rig, baml, created}`; `created` is true when this call created the
     session. A model the App does not allow, or the server does not know, gives 400.
     """
-    sid = session_id_from(request.headers)
     caller, s = await session_of(services, request, sid, app or namespace)
     if not rig:
         raise InvalidInput("rig is required: the label of the model to use")

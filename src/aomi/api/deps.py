@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
-from aomi.api.auth import Caller
+from aomi.api.auth import Caller, session_id_from
 from aomi.errors import InvalidInput, InvalidUserState, SessionNotFound
 from aomi.services import Services
 from aomi.sessions.model import Session
@@ -140,3 +140,20 @@ async def session_or_create(
     if s is not None:
         return caller, s, False
     return await create_session(services, request, session_id, app, caller)
+
+
+async def _session_id(request: Request) -> str:
+    return session_id_from(request.headers)
+
+
+SessionId = Annotated[str, Depends(_session_id)]
+"""The `X-Session-Id` header, checked (400 when missing or not a UUID)."""
+
+
+async def _existing_session(request: Request, services: ServicesDep, sid: SessionId) -> Session:
+    _, s = await authorized_session(services, request, sid, app_param(request))
+    return s
+
+
+ExistingSession = Annotated[Session, Depends(_existing_session)]
+"""The header's session, authorized for the caller (SPEC 3, the App from the query); 404 when unknown."""

@@ -13,11 +13,12 @@ from pydantic import BaseModel, Field
 from sse_starlette.event import ServerSentEvent
 from sse_starlette.sse import EventSourceResponse
 
-from aomi.api.auth import SESSION_HEADER, Caller, parse_session_id, presented_key, session_id_from
+from aomi.api.auth import SESSION_HEADER, Caller, parse_session_id, presented_key
 from aomi.api.deps import (
+    ExistingSession,
     ServicesDep,
+    SessionId,
     app_param,
-    authorized_session,
     request_fields,
     session_of,
     session_or_create,
@@ -87,15 +88,13 @@ log = logging.getLogger("aomi.api")
 
 @router.get("/events", openapi_extra=inputs(SESSION_ID, APP_KEY, APP))
 async def list_events(
-    request: Request,
     services: ServicesDep,
+    s: ExistingSession,
     count: Annotated[
         int | None, Query(ge=1, le=INT64_MAX, description="Only the last `count` events.")
     ] = None,
 ) -> list[dict[str, Any]]:
     """All the session's SystemEvents, oldest first (delivered or not)."""
-    sid = session_id_from(request.headers)
-    _, s = await authorized_session(services, request, sid, app_param(request))
     return [e.to_json() for e in await services.sessions.events(s, count)]
 
 
@@ -111,12 +110,11 @@ def _system_event(text: str) -> tuple[str, Any]:
 
 
 @router.post("/system", response_model=SystemOut, openapi_extra=SYSTEM_INPUTS)
-async def system_message(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def system_message(request: Request, services: ServicesDep, sid: SessionId) -> dict[str, Any]:
     """Post a system message into the session (query or JSON body `message`) -> `{"res": Message}`.
 
     Creates the session if unknown: clients report wallet changes before the first chat.
     """
-    sid = session_id_from(request.headers)
     fields = await request_fields(request)
     text = fields.message()
     if len(text.encode()) > services.settings.max_message_bytes:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from aomi.api.auth import SESSION_HEADER, Caller, parse_session_id, session_id_from
+from aomi.api.auth import SESSION_HEADER, parse_session_id
 from aomi.api.deps import (
     ServicesDep,
+    SessionId,
     app_param,
     authorized_session,
     json_body,
@@ -34,7 +35,6 @@ from aomi.api.openapi import (
 from aomi.api.wallet import require_wallet_token
 from aomi.chain.addresses import normalize_address
 from aomi.errors import InvalidInput, InvalidSessionId
-from aomi.services import Services
 from aomi.sessions.model import Session
 from aomi.sessions.user_state import parse_wallet
 from aomi.validation import check_text, parse_count
@@ -72,13 +72,17 @@ LIST_INPUTS = inputs(
 )
 
 
-async def _session_for(request: Request, services: Services, session_id: str) -> tuple[Caller, Session]:
+async def _thread(request: Request, services: ServicesDep, session_id: SessionPath) -> Session:
     """The path's session, authorized like chat (the path id wins; a differing header is a 400)."""
     sid = parse_session_id(session_id)
     header = request.headers.get(SESSION_HEADER)
     if header is not None and parse_session_id(header) != sid:
         raise InvalidSessionId(f"the path names session {sid} but {SESSION_HEADER} names another")
-    return await authorized_session(services, request, sid, app_param(request))
+    _, s = await authorized_session(services, request, sid, app_param(request))
+    return s
+
+
+Thread = Annotated[Session, Depends(_thread)]
 
 
 # A page cursor is `<updated_ms>.<session id>` of the last thread listed: readable, and exactly
@@ -96,9 +100,8 @@ def _decode_cursor(cursor: str) -> tuple[int, str]:
 
 
 @router.post("", response_model=CreatedOut, openapi_extra=inputs(SESSION_ID, APP_KEY, body=CreateIn))
-async def create_session(request: Request, services: ServicesDep) -> dict[str, Any]:
+async def create_session(request: Request, services: ServicesDep, sid: SessionId) -> dict[str, Any]:
     """Create the session named by X-Session-Id (idempotent); body `{public_key?, app?}`."""
-    sid = session_id_from(request.headers)
     fields = await request_fields(request)
     wallet = parse_wallet(None, fields.text("public_key", check=normalize_address))
     _, s, _ = await session_or_create(services, request, sid, fields.app)
@@ -135,18 +138,16 @@ async def list_sessions(
 
 
 @router.get("/{session_id}", responses=THREAD, openapi_extra=inputs(APP_KEY, APP))
-async def get_session(session_id: SessionPath, request: Request, services: ServicesDep) -> dict[str, Any]:
+async def get_session(s: Thread) -> dict[str, Any]:
     """One thread: `{session_id, title, is_archived, app, created_at, updated_at}`."""
-    _, s = await _session_for(request, services, session_id)
     return s.info().to_json()
 
 
 @router.patch(
     "/{session_id}", responses=THREAD, openapi_extra=inputs(APP_KEY, APP, body=RenameIn, required=True)
 )
-async def rename_session(session_id: SessionPath, request: Request, services: ServicesDep) -> dict[str, Any]:
+async def rename_session(s: Thread, request: Request, services: ServicesDep) -> dict[str, Any]:
     """Rename a thread (body `{title}`); a manual title is never replaced by an automatic one."""
-    _, s = await _session_for(request, services, session_id)
     body = await json_body(request)
     title = body.get("title")
     if not isinstance(title, str) or not 1 <= len(check_text(title, "title").strip()) <= 200:
@@ -156,30 +157,21 @@ async def rename_session(session_id: SessionPath, request: Request, services: Se
 
 
 @router.delete("/{session_id}", response_model=DeletedOut, openapi_extra=inputs(APP_KEY, APP))
-async def delete_session(session_id: SessionPath, request: Request, services: ServicesDep) -> dict[str, bool]:
+async def delete_session(s: Thread, services: ServicesDep) -> dict[str, bool]:
     """Delete a thread with its messages and events (a running turn is interrupted first)."""
-    _, s = await _session_for(request, services, session_id)
     await services.sessions.delete(s)
     return {"deleted": True}
 
 
-async def _set_archived(
-    session_id: str, request: Request, services: Services, archived: bool
-) -> dict[str, Any]:
-    _, s = await _session_for(request, services, session_id)
-    await services.sessions.set_archived(s, archived)
+@router.post("/{session_id}/archive", responses=THREAD, openapi_extra=inputs(APP_KEY, APP))
+async def archive_session(s: Thread, services: ServicesDep) -> dict[str, Any]:
+    """Archive a thread (a persisted flag; the thread stays listed with `is_archived: true`)."""
+    await services.sessions.set_archived(s, True)
     return s.info().to_json()
 
 
-@router.post("/{session_id}/archive", responses=THREAD, openapi_extra=inputs(APP_KEY, APP))
-async def archive_session(session_id: SessionPath, request: Request, services: ServicesDep) -> dict[str, Any]:
-    """Archive a thread (a persisted flag; the thread stays listed with `is_archived: true`)."""
-    return await _set_archived(session_id, request, services, True)
-
-
 @router.post("/{session_id}/unarchive", responses=THREAD, openapi_extra=inputs(APP_KEY, APP))
-async def unarchive_session(
-    session_id: SessionPath, request: Request, services: ServicesDep
-) -> dict[str, Any]:
+async def unarchive_session(s: Thread, services: ServicesDep) -> dict[str, Any]:
     """Clear a thread's archived flag."""
-    return await _set_archived(session_id, request, services, False)
+    await services.sessions.set_archived(s, False)
+    return s.info().to_json()

@@ -12,30 +12,26 @@ from typing import Any
 
 from aomi.errors import SessionNotFound
 from aomi.sessions.bus import EventBus
+from aomi.sessions.leases import Leases
 from aomi.sessions.model import HTTP_EVENT_KINDS, SYSTEM_ERROR, Event, Message, Session, Status
 from aomi.sessions.store import SessionStore
 from aomi.timeutil import now_ms
 
 log = logging.getLogger("aomi.sessions")
 
-ORPHAN_MESSAGE = "The previous turn was interrupted: the server running it stopped before it finished."
-OUTAGE_ORPHAN_MESSAGE = (
-    "The previous turn was interrupted: the database became unavailable before its end was recorded."
-)
-
 
 class SessionManager:
     def __init__(
-        self, store: SessionStore, bus: EventBus, *, owner: str, cache_size: int, idle_seconds: float
+        self, store: SessionStore, bus: EventBus, leases: Leases, *, cache_size: int, idle_seconds: float
     ) -> None:
         self.store = store
         self.bus = bus
-        self.owner = owner
+        self.leases = leases
+        self.owner = leases.owner
         self.cache_size = cache_size
         self.idle_seconds = idle_seconds
         self._cache: OrderedDict[str, Session] = OrderedDict()
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._outages: set[str] = set()  # turns here whose end the database never heard
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -129,7 +125,7 @@ class SessionManager:
     def note_outage(self, session_id: str) -> None:
         """A turn's end could not be written: drop the session from memory (the database is the
         truth once it is back) and let recovery say the database was the cause."""
-        self._outages.add(session_id)
+        self.leases.note_outage(session_id)
         self.forget(session_id)
 
     def forget(self, session_id: str) -> None:
@@ -145,7 +141,7 @@ class SessionManager:
 
     async def _recover(self, s: Session) -> bool:
         """A processing session whose owner is gone becomes interrupted, with a SystemError saying why."""
-        if not await self.store.claim_orphan(s.id):
+        if not await self.leases.claim_orphan(s.id):
             return False
         s.status = Status.INTERRUPTED
         s.lease_owner = s.lease_expires_ms = None
@@ -153,16 +149,14 @@ class SessionManager:
         for m in streaming:
             m.is_streaming = False
         await self.store.upsert_messages(s.id, streaming)
-        outage = s.id in self._outages
-        self._outages.discard(s.id)
-        await self.add_event(s, SYSTEM_ERROR, OUTAGE_ORPHAN_MESSAGE if outage else ORPHAN_MESSAGE)
+        await self.add_event(s, SYSTEM_ERROR, self.leases.orphan_message(s.id))
         log.warning("session %s: recovered an orphaned turn (marked interrupted)", s.id)
         return True
 
     async def recover_orphans(self) -> int:
         """Sweep the database for orphaned turns (run at start-up and periodically)."""
         count = 0
-        for sid in await self.store.orphaned_ids():
+        for sid in await self.leases.orphaned_ids():
             cached = self._cache.get(sid)
             if cached is not None and cached.lease_owner == self.owner:
                 continue

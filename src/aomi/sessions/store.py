@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aomi.db import tables as t
 from aomi.errors import SessionNotFound
+from aomi.sessions.leases import Leases, claimable
 from aomi.sessions.model import (
     HTTP_EVENT_KINDS,
     SYSTEM_EVENT_KINDS,
@@ -181,26 +182,16 @@ class SessionStore:
         async with self.engine.begin() as conn:
             await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
 
-    async def begin_turn(self, s: Session, user_message: Message, owner: str, lease_ms: int) -> bool:
-        """Claim the session for a turn and commit the user message, atomically.
+    async def begin_turn(self, s: Session, user_message: Message, leases: Leases) -> bool:
+        """Claim the session for a turn (see `leases`) and commit the user message, atomically.
 
         False when another owner holds a live lease on a processing session (nothing written).
         """
         now = now_ms()
-        values = _session_values(s)
-        values.update(status=Status.PROCESSING.value, lease_owner=owner, lease_expires_ms=now + lease_ms)
+        values = {**_session_values(s), **leases.claim_values(now)}
         async with self.engine.begin() as conn:
             claimed = await conn.execute(
-                update(t.sessions)
-                .where(
-                    t.sessions.c.id == s.id,
-                    or_(
-                        t.sessions.c.status != Status.PROCESSING.value,
-                        t.sessions.c.lease_expires_ms.is_(None),
-                        t.sessions.c.lease_expires_ms < now,
-                    ),
-                )
-                .values(**values)
+                update(t.sessions).where(t.sessions.c.id == s.id, claimable(now)).values(**values)
             )
             if not claimed.rowcount:
                 exists = await conn.scalar(select(t.sessions.c.id).where(t.sessions.c.id == s.id))
@@ -357,47 +348,3 @@ class SessionStore:
                 .where(t.session_events.c.session_id == session_id, t.session_events.c.seq.in_(seqs))
                 .values(http_delivered=True)
             )
-
-    async def renew_leases(self, owner: str, session_ids: Collection[str], lease_ms: int) -> None:
-        """Extend the leases of the turns running here (only these: a turn whose end failed to be
-        written lets its lease lapse, and orphan recovery then settles the row)."""
-        if not session_ids:
-            return
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                update(t.sessions)
-                .where(
-                    t.sessions.c.id.in_(list(session_ids)),
-                    t.sessions.c.lease_owner == owner,
-                    t.sessions.c.status == Status.PROCESSING.value,
-                )
-                .values(lease_expires_ms=now_ms() + lease_ms)
-            )
-
-    async def claim_orphan(self, session_id: str) -> bool:
-        """Mark a processing session with an expired lease interrupted; False if it no longer is one."""
-        now = now_ms()
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                update(t.sessions)
-                .where(
-                    t.sessions.c.id == session_id,
-                    t.sessions.c.status == Status.PROCESSING.value,
-                    or_(t.sessions.c.lease_expires_ms.is_(None), t.sessions.c.lease_expires_ms < now),
-                )
-                .values(
-                    status=Status.INTERRUPTED.value, lease_owner=None, lease_expires_ms=None, updated_ms=now
-                )
-            )
-        return bool(result.rowcount)
-
-    async def orphaned_ids(self) -> list[str]:
-        """Processing sessions whose owner stopped renewing its lease (crash, kill, lost host)."""
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(t.sessions.c.id).where(
-                    t.sessions.c.status == Status.PROCESSING.value,
-                    or_(t.sessions.c.lease_expires_ms.is_(None), t.sessions.c.lease_expires_ms < now_ms()),
-                )
-            )
-            return [r.id for r in rows]
