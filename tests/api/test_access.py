@@ -19,7 +19,7 @@ from aomi.agent.models import ModelRegistry
 from aomi.api.auth import SESSION_ID_ROUTES
 from aomi.settings import Settings
 from aomi.timeutil import now_ms
-from tests.support.harness import LiveServer, SlowModel, SseReader, new_id, serving
+from tests.support.harness import LiveServer, SlowModel, new_id, serving, subscribe
 
 # The read and steering routes of SPEC 3 step 7 (the BYOK routes come with provider keys).
 # DELETE last: it ends the session.
@@ -160,11 +160,7 @@ async def test_the_public_clients_request_sequence_for_a_keyed_app(
     ):
         sid = new_id()
         only_id = {"X-Session-Id": sid}
-        stream = await stack.enter_async_context(
-            client.stream("GET", "/api/updates", headers={**only_id, "Accept": "text/event-stream"})
-        )
-        assert stream.status_code == 200
-        reader = SseReader(stream)
+        reader = await subscribe(stack, client, sid)
         r = await client.post(
             "/api/chat",
             params={"message": "What is the price of ETH?", "app": "mycoindex"},
@@ -195,11 +191,7 @@ async def test_interrupting_a_keyed_turn_with_only_the_session_id(
     ):
         sid = new_id()
         only_id = {"X-Session-Id": sid}
-        reader = SseReader(
-            await stack.enter_async_context(
-                client.stream("GET", "/api/updates", headers={**only_id, "Accept": "text/event-stream"})
-            )
-        )
+        reader = await subscribe(stack, client, sid)
         r = await client.post(
             "/api/chat",
             params={"message": "tell me", "app": "slowapp"},
@@ -229,13 +221,7 @@ async def test_a_stream_opened_before_its_session_existed(
         AsyncExitStack() as stack,
     ):
         sid = new_id()
-        reader = SseReader(
-            await stack.enter_async_context(
-                client.stream(
-                    "GET", "/api/updates", headers={"X-Session-Id": sid, "Accept": "text/event-stream"}
-                )
-            )
-        )
+        reader = await subscribe(stack, client, sid)
         r = await client.post(
             "/api/chat",
             params={"message": "hi", "app": "mycoindex"},
@@ -262,10 +248,8 @@ async def test_a_stream_opened_with_a_key_ends_when_the_key_does(
         expires = now_ms() + 1500 if ending == "expired" else None
         issued = await live.services.keys.create(["mycoindex"], expires_ms=expires)
         sid = await _keyed_session(client, issued.key)
-        headers = {"X-Session-Id": sid, "AOMI-APP-KEY": issued.key, "Accept": "text/event-stream"}
-        reader = SseReader(
-            await stack.enter_async_context(client.stream("GET", "/api/updates", headers=headers))
-        )
+        headers = {"X-Session-Id": sid, "AOMI-APP-KEY": issued.key}
+        reader = await subscribe(stack, client, sid, **{"AOMI-APP-KEY": issued.key})
         r = await client.post("/api/system", params={"message": "before"}, headers=headers)
         assert r.status_code == 200
         assert (await reader.next()).data["message"] == "before"

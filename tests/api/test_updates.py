@@ -15,7 +15,7 @@ from aomi.api.auth import Caller
 from aomi.api.events import _stream
 from aomi.sessions.model import SYSTEM_NOTICE
 from aomi.settings import Settings
-from tests.support.harness import LiveServer, SseReader, new_id, serving
+from tests.support.harness import LiveServer, new_id, serving, subscribe
 
 
 @pytest_asyncio.fixture
@@ -30,21 +30,10 @@ async def client(live: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def _subscribe(stack: AsyncExitStack, client: httpx.AsyncClient, sid: str, **headers: str) -> SseReader:
-    response = await stack.enter_async_context(
-        client.stream(
-            "GET", "/api/updates", headers={"X-Session-Id": sid, "Accept": "text/event-stream", **headers}
-        )
-    )
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/event-stream")
-    return SseReader(response)
-
-
 async def test_a_chat_streams_turn_and_title_events(live: LiveServer, client: httpx.AsyncClient) -> None:
     sid = new_id()
     async with AsyncExitStack() as stack:
-        reader = await _subscribe(stack, client, sid)  # before the session exists
+        reader = await subscribe(stack, client, sid)  # before the session exists
         r = await client.post("/api/chat", params={"message": "price of ETH"}, headers={"X-Session-Id": sid})
         assert r.status_code == 200
         started = await reader.next()
@@ -62,7 +51,7 @@ async def test_a_chat_streams_turn_and_title_events(live: LiveServer, client: ht
 async def test_keep_alive_comments(live: LiveServer, client: httpx.AsyncClient) -> None:
     sid = new_id()
     async with AsyncExitStack() as stack:
-        reader = await _subscribe(stack, client, sid)
+        reader = await subscribe(stack, client, sid)
         await client.post("/api/chat", params={"message": "hi"}, headers={"X-Session-Id": sid})
         await reader.until("turn_finished")
         deadline = asyncio.get_running_loop().time() + 5
@@ -79,7 +68,7 @@ async def test_reconnect_with_last_event_id_gets_exactly_what_was_missed(
     sid = new_id()
     await client.post("/api/chat", params={"message": "hi"}, headers={"X-Session-Id": sid})
     async with AsyncExitStack() as stack:
-        reader = await _subscribe(stack, client, sid, **{"Last-Event-ID": "0"})
+        reader = await subscribe(stack, client, sid, **{"Last-Event-ID": "0"})
         replayed = [await reader.next() for _ in range(3)]
     assert [e.data["type"] for e in replayed] == ["turn_started", "title_changed", "turn_finished"]
     last_seen = replayed[-1].id
@@ -93,7 +82,7 @@ async def test_reconnect_with_last_event_id_gets_exactly_what_was_missed(
         headers={"X-Session-Id": sid},
     )
     async with AsyncExitStack() as stack:
-        reader = await _subscribe(stack, client, sid, **{"Last-Event-ID": last_seen})
+        reader = await subscribe(stack, client, sid, **{"Last-Event-ID": last_seen})
         missed = [await reader.next() for _ in range(4)]
         assert [e.data for e in missed] == [
             {"type": "system_notice", "session_id": sid, "message": "notice 0"},
@@ -118,7 +107,7 @@ async def test_two_hundred_subscribers_all_receive_an_event(
         httpx.AsyncClient(base_url=live.url, timeout=30, limits=limits) as many,
         AsyncExitStack() as stack,
     ):
-        readers = await asyncio.gather(*(_subscribe(stack, many, sid) for _ in range(200)))
+        readers = await asyncio.gather(*(subscribe(stack, many, sid) for _ in range(200)))
         deadline = asyncio.get_running_loop().time() + 10
         while live.services.manager.bus.subscriber_count(sid) < 200:
             assert asyncio.get_running_loop().time() < deadline
@@ -187,19 +176,19 @@ async def test_event_numbers_continue_when_a_session_is_deleted_and_recreated(
     old = await client.get("/api/events", headers=headers)
     assert len(old.json()) == 3
     async with AsyncExitStack() as stack:
-        across = await _subscribe(stack, client, sid)
+        across = await subscribe(stack, client, sid)
         assert (await client.delete(f"/api/sessions/{sid}")).status_code == 200
         assert (await client.get("/api/events", headers=headers)).status_code == 404
         await client.post("/api/system", params={"message": "new"}, headers=headers)
         event = await across.next()
         assert event.data["message"] == "new"
         assert int(event.id or 0) == 4
-        resumed = await _subscribe(stack, client, sid, **{"Last-Event-ID": "3"})
+        resumed = await subscribe(stack, client, sid, **{"Last-Event-ID": "3"})
         assert [e.data["message"] for e in [await resumed.next()]] == ["new"]
     # Deleted twice over: the numbering still goes on from the highest.
     assert (await client.delete(f"/api/sessions/{sid}")).status_code == 200
     await client.post("/api/system", params={"message": "newer"}, headers=headers)
     async with AsyncExitStack() as stack:
-        reader = await _subscribe(stack, client, sid, **{"Last-Event-ID": "4"})
+        reader = await subscribe(stack, client, sid, **{"Last-Event-ID": "4"})
         newer = await reader.next()
         assert (newer.id, newer.data["message"]) == ("5", "newer")

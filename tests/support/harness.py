@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,3 +219,15 @@ class SseReader:
             event = await self.next(timeout)
             if event.data["type"] == event_type:
                 return event
+
+
+async def subscribe(stack: AsyncExitStack, client: httpx.AsyncClient, sid: str, **headers: str) -> SseReader:
+    """Open `GET /api/updates` for ``sid`` (closed with ``stack``); it must answer 200 with SSE."""
+    response = await stack.enter_async_context(
+        client.stream(
+            "GET", "/api/updates", headers={"X-Session-Id": sid, "Accept": "text/event-stream", **headers}
+        )
+    )
+    assert response.status_code == 200, response.status_code
+    assert response.headers["content-type"].startswith("text/event-stream")
+    return SseReader(response)
