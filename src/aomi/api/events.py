@@ -168,17 +168,17 @@ async def _stream(
     behind at once must not be sent the history from before it subscribed. The stream ends when
     its key stops being valid, or when the session turns out to be one the caller may not follow.
     """
-    store, bus = services.manager.store, services.manager.bus
+    sessions = services.sessions
     if last_id is None:
         s = await services.manager.get(sid)
         sent = s.last_event_seq if s is not None else 0
     # Subscribed with no await since `sent` was read, and before the replay: nothing falls between.
-    sub = bus.subscribe(sid)
+    sub = sessions.subscribe(sid)
     watch = asyncio.create_task(_watch_key(services, key, sub)) if key is not None else None
     try:
         if last_id is not None:
             sent = last_id
-            missed = await store.events_after(sid, last_id)
+            missed = await sessions.events_after(sid, last_id)
         else:
             missed = []
         while True:
@@ -197,11 +197,11 @@ async def _stream(
                 return
             else:  # fell behind: the log has everything the queue dropped
                 sub.reset()
-                missed = await store.events_after(sid, sent)
+                missed = await sessions.events_after(sid, sent)
     finally:
         if watch is not None:
             watch.cancel()
-        bus.unsubscribe(sub)
+        sessions.unsubscribe(sub)
 
 
 def _last_event_id(request: Request) -> int | None:

@@ -14,6 +14,7 @@ from typing import Any
 from aomi.agent.runner import TurnRunner
 from aomi.apps.app import App
 from aomi.errors import SessionNotFound
+from aomi.sessions.bus import Subscription
 from aomi.sessions.manager import SessionManager
 from aomi.sessions.model import TITLE_CHANGED, Event, Message, Sender, Session, SessionInfo
 from aomi.sessions.user_state import WalletInput
@@ -110,6 +111,17 @@ class SessionService:
 
     async def events(self, s: Session, count: int | None) -> list[Event]:
         return await self.manager.store.system_events(s.id, count)
+
+    async def events_after(self, session_id: str, after_seq: int) -> list[Event]:
+        """Every logged event (SystemEvents and updates) after ``after_seq``, oldest first."""
+        return await self.manager.store.events_after(session_id, after_seq)
+
+    def subscribe(self, session_id: str) -> Subscription:
+        """Live events of a session, as they are published (see `EventBus`)."""
+        return self.manager.bus.subscribe(session_id)
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self.manager.bus.unsubscribe(sub)
 
     async def list_by_wallet(
         self, address: str, apps: Collection[str], limit: int, before: tuple[int, str] | None
