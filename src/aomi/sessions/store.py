@@ -175,13 +175,6 @@ class SessionStore:
             s.last_event_seq = base or 0
         return bool(result.rowcount)
 
-    async def save(self, s: Session, *, model_history: bool = False) -> None:
-        values = _session_values(s)
-        if model_history:
-            values["model_history"] = s.model_history.decode()
-        async with self.engine.begin() as conn:
-            await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
-
     async def begin_turn(self, s: Session, user_message: Message, leases: Leases) -> bool:
         """Claim the session for a turn (see `leases`) and commit the user message, atomically.
 
