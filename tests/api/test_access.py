@@ -19,7 +19,7 @@ from aomi.agent.models import ModelRegistry
 from aomi.api.auth import SESSION_ID_ROUTES
 from aomi.settings import Settings
 from aomi.timeutil import now_ms
-from tests.support.harness import LiveServer, SlowModel, new_id, serving, subscribe
+from tests.support.harness import LiveServer, SlowModel, SseReader, new_id, serving, subscribe
 
 # The read and steering routes of SPEC 3 step 7 (the BYOK routes come with provider keys).
 # DELETE last: it ends the session.
@@ -55,6 +55,28 @@ async def live_server(settings: Settings, models: ModelRegistry) -> AsyncIterato
         right = (await live.services.keys.create(["mycoindex", "slowapp"])).key
         other = (await live.services.keys.create(["other"])).key
         yield live, Keys(right, other)
+
+
+@asynccontextmanager
+async def keyed_chat(
+    settings: Settings, models: ModelRegistry, app: str, message: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, SseReader, str]]:
+    """As the public client starts a keyed App's session: the event stream first, with only the
+    session id, then the chat with the key (answered 200 with the turn running)."""
+    async with (
+        live_server(settings, models) as (live, keys),
+        httpx.AsyncClient(base_url=live.url, timeout=10) as client,
+        AsyncExitStack() as stack,
+    ):
+        sid = new_id()
+        reader = await subscribe(stack, client, sid)
+        r = await client.post(
+            "/api/chat",
+            params={"message": message, "app": app},
+            headers={"X-Session-Id": sid, "X-API-Key": keys.right},
+        )
+        assert r.status_code == 200 and r.json()["is_processing"] is True
+        yield client, reader, sid
 
 
 async def _status(
@@ -153,20 +175,12 @@ async def test_the_public_clients_request_sequence_for_a_keyed_app(
 ) -> None:
     """@aomi-labs/client 0.1.31: its Session opens /api/updates first, sends the key only on
     chat, and polls state, posts system messages and interrupts with only X-Session-Id."""
-    async with (
-        live_server(api_settings, models) as (live, keys),
-        httpx.AsyncClient(base_url=live.url, timeout=10) as client,
-        AsyncExitStack() as stack,
+    async with keyed_chat(api_settings, models, "mycoindex", "What is the price of ETH?") as (
+        client,
+        reader,
+        sid,
     ):
-        sid = new_id()
         only_id = {"X-Session-Id": sid}
-        reader = await subscribe(stack, client, sid)
-        r = await client.post(
-            "/api/chat",
-            params={"message": "What is the price of ETH?", "app": "mycoindex"},
-            headers={**only_id, "X-API-Key": keys.right},
-        )
-        assert r.status_code == 200 and r.json()["is_processing"] is True
         assert (await reader.next()).data == {"type": "turn_started", "session_id": sid}
         await reader.until("turn_finished")
         body = (await client.get("/api/state", headers=only_id)).json()
@@ -184,20 +198,8 @@ async def test_the_public_clients_request_sequence_for_a_keyed_app(
 async def test_interrupting_a_keyed_turn_with_only_the_session_id(
     api_settings: Settings, models: ModelRegistry, slow: SlowModel
 ) -> None:
-    async with (
-        live_server(api_settings, models) as (live, keys),
-        httpx.AsyncClient(base_url=live.url, timeout=10) as client,
-        AsyncExitStack() as stack,
-    ):
-        sid = new_id()
+    async with keyed_chat(api_settings, models, "slowapp", "tell me") as (client, reader, sid):
         only_id = {"X-Session-Id": sid}
-        reader = await subscribe(stack, client, sid)
-        r = await client.post(
-            "/api/chat",
-            params={"message": "tell me", "app": "slowapp"},
-            headers={**only_id, "X-API-Key": keys.right},
-        )
-        assert r.status_code == 200
         await slow.started.wait()
         r = await client.post("/api/interrupt", headers=only_id)
         assert r.status_code == 200
@@ -215,19 +217,7 @@ async def test_a_stream_opened_before_its_session_existed(
     """Strict mode: once the session turns out to be a keyed App's, a keyless stream ends without
     delivering its events. With the session-id credential the stream holder follows the session."""
     settings = api_settings.model_copy(update={"session_access": access})
-    async with (
-        live_server(settings, models) as (live, keys),
-        httpx.AsyncClient(base_url=live.url, timeout=10) as client,
-        AsyncExitStack() as stack,
-    ):
-        sid = new_id()
-        reader = await subscribe(stack, client, sid)
-        r = await client.post(
-            "/api/chat",
-            params={"message": "hi", "app": "mycoindex"},
-            headers={"X-Session-Id": sid, "X-API-Key": keys.right},
-        )
-        assert r.status_code == 200
+    async with keyed_chat(settings, models, "mycoindex", "hi") as (_, reader, _):
         if access == "key":
             assert await reader.rest() == []
         else:
