@@ -32,7 +32,6 @@ from aomi.api.openapi import (
     inputs,
     param,
 )
-from aomi.chain.addresses import normalize_address
 from aomi.errors import PayloadTooLarge, SessionBusy
 from aomi.sessions.model import empty_snapshot
 from aomi.sessions.user_state import parse_wallet
@@ -84,7 +83,7 @@ async def chat(request: Request, services: ServicesDep, sid: SessionId) -> Respo
         raise PayloadTooLarge(
             f"message is {size} bytes; the limit is {services.settings.max_message_bytes} bytes"
         )
-    wallet = parse_wallet(fields.user_state(), fields.text("public_key", check=normalize_address))
+    wallet = fields.wallet()
     client_id = fields.text("client_id")
     if s is None:
         caller, s, _ = await create_session(services, request, sid, fields.app, caller)

@@ -9,10 +9,11 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 
 from aomi.api.auth import Caller, session_id_from
+from aomi.chain.addresses import normalize_address
 from aomi.errors import InvalidInput, InvalidUserState, SessionNotFound
 from aomi.services import Services
 from aomi.sessions.model import Session
-from aomi.sessions.user_state import parse_user_state
+from aomi.sessions.user_state import Wallet, WalletInput, parse_user_state
 from aomi.validation import check_text, load_json
 
 
@@ -73,15 +74,18 @@ class RequestFields:
         value = self.raw(*names)
         return value if value is None else str(value)
 
-    def user_state(self) -> Any:
-        """``user_state``: JSON text or an object, every copy present valid (the query's wins)."""
+    def wallet(self) -> WalletInput:
+        """``user_state`` and ``public_key``, every copy present valid; the query's win."""
+        parsed: list[Wallet | None] = []
         for source in (self.query, self.body):
             value = source.get("user_state")
             if value is not None and not isinstance(value, str | dict):
                 raise InvalidUserState("user_state must be a JSON object, or JSON text")
             if value:
-                parse_user_state(value)
-        return self.raw("user_state")
+                parsed.append(parse_user_state(value))
+        return WalletInput(
+            wallet=parsed[0] if parsed else None, public_key=self.text("public_key", check=normalize_address)
+        )
 
     def message(self) -> str:
         """The required, non-blank ``message``, as sent (every copy present must be non-blank)."""

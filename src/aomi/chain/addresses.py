@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
 from aomi.errors import InvalidAddress, InvalidUserState
@@ -27,6 +29,12 @@ def normalize_address(value: object) -> str:
         raise InvalidAddress(
             f"not an EVM address: {str(value)[:64]!r} (expected 0x followed by 40 hex digits)"
         )
+    return _checksummed(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checksummed(value: str) -> str:
+    # Each check hashes with keccak; a client sends the same address with every state poll.
     body = value[2:]
     if body != body.lower() and body != body.upper() and not is_checksum_address(value):
         raise InvalidAddress(f"address {value!r} has an invalid EIP-55 checksum")

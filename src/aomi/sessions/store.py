@@ -84,6 +84,10 @@ ATTRIBUTE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+async def _exists(conn: AsyncConnection, session_id: str) -> bool:
+    return await conn.scalar(select(t.sessions.c.id).where(t.sessions.c.id == session_id)) is not None
+
+
 def _gone(session_id: str) -> SessionNotFound:
     return SessionNotFound(f"session {session_id} was deleted")
 
@@ -187,8 +191,7 @@ class SessionStore:
                 update(t.sessions).where(t.sessions.c.id == s.id, claimable(now)).values(**values)
             )
             if not claimed.rowcount:
-                exists = await conn.scalar(select(t.sessions.c.id).where(t.sessions.c.id == s.id))
-                if exists is None:
+                if not await _exists(conn, s.id):
                     raise _gone(s.id)
                 return False
             await conn.execute(t.messages.insert().values(**_message_row(s.id, user_message)))
@@ -242,9 +245,8 @@ class SessionStore:
         """After a failed insert: `SessionNotFound` when the session row was deleted meanwhile (the
         foreign key refused the row), so a write racing a delete answers 404."""
         async with self.engine.connect() as conn:
-            exists = await conn.scalar(select(t.sessions.c.id).where(t.sessions.c.id == session_id))
-        if exists is None:
-            raise _gone(session_id)
+            if not await _exists(conn, session_id):
+                raise _gone(session_id)
 
     async def _append_event(self, session_id: str, event: Event) -> None:
         async with self.engine.begin() as conn:
