@@ -103,3 +103,13 @@ class DatabaseUnavailable(AomiError):
 
 class SecretKeyError(Exception):
     """The key-hashing secret is unusable (too short, or its file is open to other users)."""
+
+
+class ModelConfigError(Exception):
+    """`AOMI_MODELS` or `AOMI_MODELS_FILE` is malformed; the message names the entry and the fix."""
+
+
+class ProviderError(AomiError):
+    """A model provider failed a turn (timeout, rate limit, server error, bad key, context too long)."""
+
+    status, code = 502, "provider_error"

@@ -57,7 +57,6 @@ sessions = Table(
     Column("chain_id", BigInteger, nullable=True),
     Column("user_state", Text, nullable=True),
     Column("client_id", String(200), nullable=True),
-    Column("model_history", Text, nullable=False, default="[]"),
     Column("created_ms", BigInteger, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
     # Event numbers of a session re-created under a deleted one's id continue from here.
@@ -109,4 +108,50 @@ wallet_nonces = Table(
     Column("expires_ms", BigInteger, nullable=False),
     Column("used_ms", BigInteger, nullable=True),
     Index("ix_wallet_nonces_expires", "expires_ms"),
+)
+
+# The model's view of a session (pydantic-ai messages: prompts, answers, tool calls and results),
+# one row per message, appended as a turn produces them so a crash keeps what the turn did.
+model_messages = Table(
+    "model_messages",
+    metadata,
+    Column("session_id", String(36), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("data", Text, nullable=False),
+)
+
+# Bring-your-own LLM keys: one per owner (a client id, or `session:<id>`) and provider, encrypted.
+provider_keys = Table(
+    "provider_keys",
+    metadata,
+    Column("owner", String(240), primary_key=True),
+    Column("provider", String(32), primary_key=True),
+    Column("key_prefix", String(16), nullable=False),
+    Column("label", String(200), nullable=True),
+    Column("ciphertext", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+)
+
+# One row per agent turn. No foreign key to sessions: usage outlives a deleted thread (its
+# session_id is cleared then).
+usage = Table(
+    "usage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("app", String(64), nullable=False),
+    Column("key_id", String(32), nullable=True),
+    Column("session_id", String(36), nullable=True),
+    Column("model_label", String(200), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("requests", Integer, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("tool_calls", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("duration_ms", BigInteger, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Index("ix_usage_app_created", "app", "created_ms"),
+    Index("ix_usage_key_created", "key_id", "created_ms"),
+    Index("ix_usage_session", "session_id"),
 )
