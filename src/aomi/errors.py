@@ -108,8 +108,3 @@ class SecretKeyError(Exception):
 class ModelConfigError(Exception):
     """`AOMI_MODELS` or `AOMI_MODELS_FILE` is malformed; the message names the entry and the fix."""
 
-
-class ProviderError(AomiError):
-    """A model provider failed a turn (timeout, rate limit, server error, bad key, context too long)."""
-
-    status, code = 502, "provider_error"

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from aomi import __version__
-from aomi.agent.models import ModelRegistry, default_model_registry
+from aomi.agent.models import ModelRegistry, default_model_registry, report_missing_keys
 from aomi.agent.runner import TurnRunner
 from aomi.api import chat, control, events, health, sessions, wallet
 from aomi.api.auth import KEY_HEADER, KEY_HEADER_ALIAS, SESSION_HEADER, Authorizer
@@ -63,8 +63,10 @@ async def _maintenance(services: Services) -> None:
 def create_app(settings: Settings | None = None, *, models: ModelRegistry | None = None) -> FastAPI:
     """Build the application. App manifests are loaded here, so a bad one stops start-up at once."""
     settings = settings or Settings()
-    models = models or default_model_registry()
-    apps = load_registry(settings.apps_dir, models.labels())
+    models = models or default_model_registry(settings)
+    for line in report_missing_keys(models):
+        log.warning("%s", line)
+    apps = load_registry(settings.apps_dir, models)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -114,6 +116,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             with contextlib.suppress(asyncio.CancelledError):
                 await maintenance
             await runner.shutdown()
+            await models.aclose()
             await verifier.aclose()
             await http.aclose()
             await engine.dispose()

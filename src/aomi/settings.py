@@ -92,6 +92,46 @@ class Settings(BaseSettings):
         ge=1,
         description="Most model requests in one agent turn; over it the turn ends in `error`.",
     )
+    models: str = Field(
+        default="",
+        description="Provider models as comma-separated `label=provider:model` entries (providers: anthropic, "
+        "openai, google, groq, mistral, openrouter; `label=openai-compatible:model@<base-url>` for Ollama, "
+        "vLLM, llama.cpp or LiteLLM). Keys come from each provider's usual variable (`OPENAI_API_KEY`, ...). "
+        "`offline` is always there.",
+    )
+    models_file: Path | None = Field(
+        default=None,
+        description="A TOML file with one `[models.<label>]` table per model (provider, model, and "
+        "optionally base_url, api_key or api_key_env), for operators with many models.",
+    )
+    provider_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Time limit of one model request to a provider (connect and read)."
+    )
+    provider_retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries of a model request that failed before any answer came back (rate limit, "
+        "server error, timeout), with exponential backoff.",
+    )
+    turn_output_token_limit: int = Field(
+        default=16_000,
+        ge=1,
+        description="Most output tokens the model may produce in one agent turn; over it the turn ends "
+        "in `error` (the partial answer is kept).",
+    )
+    history_token_budget: int = Field(
+        default=100_000,
+        ge=1_000,
+        description="Estimated tokens of conversation history sent with each model request; older whole "
+        "turns are left out first (the App's instructions are always sent).",
+    )
+    title_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Time limit of the model call that titles a session after its first exchange; "
+        "on timeout or failure the heuristic title is used.",
+    )
     tool_timeout_seconds: float = Field(
         default=20.0, gt=0, description="Time limit of one tool call (for example an HTTP price lookup)."
     )

@@ -71,7 +71,7 @@ async def test_wallet_reaches_the_agent_context(server: Harness) -> None:
     await server.wait_idle(sid)
     s = await server.services.manager.get(sid)
     assert s is not None
-    history = json.loads(s.model_history)
+    history = [json.loads(row) for row in await server.services.manager.store.model_history(sid)]
     instructions = history[0]["instructions"]
     assert f"Wallet: {VITALIK} on Base (chain id 8453)." in instructions
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from aomi.agent.models import ModelRegistry, default_model_registry
+from aomi.agent.specs import ModelSpec
 from aomi.apps.registry import load_registry
 from aomi.errors import ManifestError
 
@@ -30,9 +32,18 @@ def write_app(apps_dir: Path, name: str, text: str, files: dict[str, str] | None
     return manifest
 
 
+def registry_of(*labels: str, keyless: tuple[str, ...] = ()) -> ModelRegistry:
+    """`offline` plus an OpenAI model under each other label (with a server key unless keyless)."""
+    models = default_model_registry()
+    for label in labels:
+        if label != "offline":
+            models.add_spec(ModelSpec(label, "openai", label, api_key=None if label in keyless else "k"))
+    return models
+
+
 def load_error(apps_dir: Path, model_labels: tuple[str, ...] = ("offline",)) -> str:
     with pytest.raises(ManifestError) as info:
-        load_registry(apps_dir, model_labels)
+        load_registry(apps_dir, registry_of(*model_labels))
     message = str(info.value)
     assert "\n" not in message, "errors are one line"
     return message
@@ -64,12 +75,32 @@ def test_models_default_comes_first_and_allowed_defaults_to_default(tmp_path: Pa
         tmp_path, "a", 'name = "a"\npreamble = "x"\n[models]\ndefault = "gpt"\nallowed = ["claude", "gpt"]\n'
     )
     write_app(tmp_path, "b", 'name = "b"\npreamble = "x"\n[models]\ndefault = "claude"\n')
-    registry = load_registry(tmp_path, labels)
+    registry = load_registry(tmp_path, registry_of(*labels))
     a, b = registry.get("a"), registry.get("b")
     assert a is not None
     assert b is not None
     assert (a.default_model, a.allowed_models) == ("gpt", ("gpt", "claude"))
     assert (b.default_model, b.allowed_models) == ("claude", ("claude",))
+
+
+def test_an_app_whose_default_has_no_server_key_starts_on_offline(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_app(tmp_path, "a", 'name = "a"\npreamble = "x"\n[models]\ndefault = "gpt"\nallowed = ["gpt", "claude"]\n')
+    registry = load_registry(tmp_path, registry_of("gpt", "claude", keyless=("gpt",)))
+    a, default = registry.get("a"), registry.get("default")
+    assert a is not None and default is not None
+    # gpt stays allowed: a client that saved its own OpenAI key may still pick it.
+    assert (a.default_model, a.allowed_models) == ("offline", ("offline", "gpt", "claude"))
+    assert "App a: its default model gpt has no server key; new sessions use offline" in caplog.text
+    # The built-in App offers every provider model and starts on the first one with a key.
+    assert (default.default_model, default.allowed_models) == ("claude", ("claude", "offline", "gpt"))
+
+
+def test_the_default_app_is_offline_without_provider_models(tmp_path: Path) -> None:
+    default = load_registry(tmp_path).get("default")
+    assert default is not None
+    assert (default.default_model, default.allowed_models) == ("offline", ("offline",))
 
 
 def test_public_is_read(tmp_path: Path) -> None:

@@ -1,22 +1,48 @@
 """The agent turn (SPEC 5): user message committed, agent run streamed into the session,
-interrupt by cancellation, limits, and the turn's end written in one transaction."""
+interrupt by cancellation, limits, provider failures, and the turn's end written in one
+transaction. The model history is appended as the turn produces it."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import re
+import time
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import httpx
-from pydantic_ai import Agent, AgentRunResultEvent, RunCancelled, RunContext, capture_run_messages
-from pydantic_ai.exceptions import UsageLimitExceeded
-from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, repair_messages
-from pydantic_ai.usage import UsageLimits
+from pydantic_ai import (
+    Agent,
+    AgentRunResultEvent,
+    FunctionToolCallEvent,
+    PartStartEvent,
+    RunCancelled,
+    RunContext,
+    capture_run_messages,
+)
+from pydantic_ai.direct import model_request
+from pydantic_ai.exceptions import (
+    ModelAPIError,
+    ModelAuthenticationError,
+    ModelConnectionError,
+    ModelContextWindowExceededError,
+    ModelHTTPError,
+    ModelQuotaExceededError,
+    ModelRateLimitError,
+    ModelTimeoutError,
+    RunTimedOut,
+    UsageLimitExceeded,
+)
+from pydantic_ai.messages import ModelMessage, ModelRequest, repair_messages
+from pydantic_ai.models import Model
+from pydantic_ai.settings import ModelSettings
+from pydantic_ai.usage import RunUsage, UsageLimits
 
 from aomi.agent.deps import TurnDeps
+from aomi.agent.history import HistoryLog, TrimHistory, last_answer, load
 from aomi.agent.models import ModelRegistry
 from aomi.agent.projection import TurnProjection
 from aomi.apps.registry import App, AppRegistry
@@ -38,10 +64,25 @@ from aomi.sessions.titles import first_user_message, heuristic_title, needs_titl
 from aomi.settings import Settings
 from aomi.timeutil import now_ms
 from aomi.tools.registry import tools_for
+from aomi.usage import TurnUsage
 
 log = logging.getLogger("aomi.agent")
 
 OUTAGE_MESSAGE = "The turn stopped: the database became unavailable while it ran."
+TITLE_MAX_TOKENS = 24
+TITLE_PROMPT = (
+    "Write a title of at most six words for this conversation. Answer with the title only, "
+    "no quotes and no final punctuation.\n\nUser: {question}\n\nAssistant: {answer}"
+)
+ERROR_DETAIL_MAX = 200
+
+
+class ProviderKeyLookup(Protocol):
+    async def key_for(self, owner: str, provider: str) -> str | None: ...
+
+
+class UsageSink(Protocol):
+    async def record(self, usage: TurnUsage) -> None: ...
 
 
 def wallet_context(ctx: RunContext[TurnDeps]) -> str:
@@ -54,6 +95,54 @@ def wallet_context(ctx: RunContext[TurnDeps]) -> str:
     return f"Wallet: {deps.wallet_address} on {chain}{suffix}."
 
 
+def owner_of(s: Session) -> str:
+    """Whose BYOK keys a session's turns use: its client id, else the session itself."""
+    return s.client_id or f"session:{s.id}"
+
+
+def _redact(text: str, secret: str | None) -> str:
+    if secret:
+        text = text.replace(secret, "[redacted]")
+    return re.sub(r"\b(sk|pk|gsk|AIza)[-_A-Za-z0-9]{8,}", "[redacted]", text)
+
+
+def provider_failure(provider: str, label: str, exc: ModelAPIError, api_key: str | None) -> str:
+    """The SystemError text of a turn a provider failed: the provider, and the cause in words."""
+    status = f" (HTTP {exc.status_code})" if isinstance(exc, ModelHTTPError) else ""
+    if isinstance(exc, ModelAuthenticationError):
+        cause = f"rejected the API key{status}; check the server's key or save a valid key of your own"
+    elif isinstance(exc, ModelContextWindowExceededError):
+        cause = f"refused the request: the conversation is too long for the model{status}"
+    elif isinstance(exc, ModelRateLimitError | ModelQuotaExceededError):
+        cause = f"is rate limiting or out of quota{status}; try again later"
+    elif isinstance(exc, ModelTimeoutError):
+        cause = "did not answer in time"
+    elif isinstance(exc, ModelConnectionError):
+        cause = "could not be reached"
+    elif isinstance(exc, ModelHTTPError) and exc.status_code >= 500:
+        cause = f"had a server error{status}"
+    else:
+        detail = _redact(exc.message, api_key)[:ERROR_DETAIL_MAX]
+        cause = f"failed{status}: {detail}"
+    return f"The model provider {provider} (model {label}) {cause}. The turn was stopped."
+
+
+@dataclass
+class TurnState:
+    """What one turn accumulates besides its messages."""
+
+    session: Session
+    text: str
+    key_id: str | None
+    model_label: str
+    provider: str
+    history: HistoryLog
+    started: float = field(default_factory=time.monotonic)
+    api_key: str | None = None
+    usage: RunUsage = field(default_factory=RunUsage)
+    model: Model | None = None
+
+
 class TurnRunner:
     def __init__(
         self,
@@ -62,34 +151,49 @@ class TurnRunner:
         apps: AppRegistry,
         settings: Settings,
         http: httpx.AsyncClient,
+        *,
+        provider_keys: ProviderKeyLookup | None = None,
+        usage: UsageSink | None = None,
     ) -> None:
         self.manager = manager
         self.models = models
         self.apps = apps
         self.settings = settings
         self.http = http
-        self._agents: dict[tuple[str, str], Agent[TurnDeps, str]] = {}
+        self.provider_keys = provider_keys
+        self.usage = usage
+        self._agents: dict[str, Agent[TurnDeps, str]] = {}
         # Turns already told to stop, or already writing their end: never cancelled (again), since
         # a cancellation landing in the end's writes would leave the session `processing`.
         self._ending: set[asyncio.Task[None]] = set()
+        self._titling: set[asyncio.Task[None]] = set()
 
-    def _agent(self, app: App, model_label: str) -> Agent[TurnDeps, str]:
-        key = (app.name, model_label)
-        agent = self._agents.get(key)
+    def _agent(self, app: App) -> Agent[TurnDeps, str]:
+        """One agent per App; the model is chosen per turn."""
+        agent = self._agents.get(app.name)
         if agent is None:
             agent = Agent(
-                self.models.get(model_label),
+                None,
                 deps_type=TurnDeps,
                 output_type=str,
                 instructions=[app.preamble, wallet_context],
                 tools=tools_for(app),
+                capabilities=[TrimHistory(self.settings.history_token_budget)],
             )
-            self._agents[key] = agent
+            self._agents[app.name] = agent
         return agent
 
-    async def start(self, s: Session, text: str, changes: Mapping[str, Any] | None = None) -> None:
+    async def start(
+        self,
+        s: Session,
+        text: str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        key_id: str | None = None,
+    ) -> None:
         """Commit the user message (with ``changes`` to the session's attributes) and start the turn
-        in the background; SessionBusy if one runs. Memory changes only after the commit."""
+        in the background; SessionBusy if one runs. Memory changes only after the commit.
+        ``key_id``: the App key that pays for the turn (usage)."""
         if not s.idle_here:
             raise SessionBusy("a turn is already running in this session; wait for it or interrupt it")
         user_msg = Message(seq=s.next_message_seq(), sender=Sender.USER, content=text)
@@ -115,7 +219,7 @@ class TurnRunner:
             await self.manager.add_event(s, TURN_STARTED, {})
         except Exception:  # the message is committed: the turn runs even if the announcement failed
             log.exception("session %s: announcing the turn failed", s.id)
-        s.task = asyncio.create_task(self._run(s, text), name=f"turn-{s.id}")
+        s.task = asyncio.create_task(self._run(s, text, key_id), name=f"turn-{s.id}")
 
     async def interrupt(self, s: Session) -> None:
         """Cancel the running turn (model call and tools) and wait until its end is written."""
@@ -130,9 +234,13 @@ class TurnRunner:
     async def shutdown(self) -> None:
         """Interrupt every running turn (graceful stop): their partial answers are kept."""
         await asyncio.gather(*(self.interrupt(s) for s in self.manager.running()))
+        for task in list(self._titling):
+            task.cancel()
+        await asyncio.gather(*self._titling, return_exceptions=True)
 
-    async def _run(self, s: Session, text: str) -> None:
+    async def _run(self, s: Session, text: str, key_id: str | None) -> None:
         proj = TurnProjection(s)
+        turn = TurnState(s, text, key_id, s.model, "", HistoryLog([]))
         status: Status = Status.IDLE
         error: str | None = None
         history: list[ModelMessage] | None = None
@@ -140,14 +248,20 @@ class TurnRunner:
         try:
             with capture_run_messages() as captured:
                 try:
-                    history = await self._stream(s, text, proj)
-                except RunCancelled as exc:  # includes RunTimedOut (the turn's wall-time limit)
+                    history = await self._stream(turn, proj)
+                except RunTimedOut as exc:  # the turn's wall-time limit
                     status, history = Status.ERROR, exc.all_messages()
                     error = (
                         f"The turn took longer than {self.settings.turn_timeout_seconds:g} s and was stopped."
                     )
+                except RunCancelled as exc:  # the run itself was told to stop: an interrupt
+                    status, history = Status.INTERRUPTED, exc.all_messages()
                 except UsageLimitExceeded as exc:
                     status, history, error = Status.ERROR, list(captured), f"The turn hit a limit: {exc}"
+                except ModelAPIError as exc:
+                    status, history = Status.ERROR, list(captured)
+                    error = provider_failure(turn.provider, turn.model_label, exc, turn.api_key)
+                    log.warning("session %s: %s", s.id, error)
                 except AomiError as exc:
                     status, error = Status.ERROR, exc.message
                 except Exception as exc:
@@ -156,12 +270,14 @@ class TurnRunner:
                     error = (
                         OUTAGE_MESSAGE
                         if is_unavailable(exc)
-                        else f"The turn failed: {type(exc).__name__}: {exc}"
+                        else f"The turn failed: {type(exc).__name__}: {_redact(str(exc), turn.api_key)}"
                     )
         except asyncio.CancelledError as exc:
             status = Status.INTERRUPTED
             cancelled = RunCancelled.from_cancellation(exc)
             history = cancelled.all_messages() if cancelled is not None else history
+            if cancelled is not None:
+                turn.usage = cancelled.usage
         finally:
             task = asyncio.current_task()
             assert task is not None
@@ -170,15 +286,31 @@ class TurnRunner:
                 flusher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await flusher
-                await self._finish(s, proj, status, history, error)
+                await self._finish(turn, proj, status, history, error)
             finally:
                 self._ending.discard(task)
 
-    async def _stream(self, s: Session, text: str, proj: TurnProjection) -> list[ModelMessage]:
+    async def _model_for(self, turn: TurnState) -> Model:
+        """The turn's model, with the client's own key for its provider when it saved one."""
+        s = turn.session
+        spec = self.models.spec(turn.model_label)
+        turn.provider = self.models.provider_of(turn.model_label)
+        if spec is not None and self.provider_keys is not None:
+            turn.api_key = await self.provider_keys.key_for(owner_of(s), spec.provider)
+        if spec is not None and turn.api_key is None and not spec.has_server_key:
+            raise AomiError(
+                f"The model {turn.model_label} needs a {spec.provider} API key: this server has none. "
+                f"Save your own with POST /api/control/provider-keys, or pick another model."
+            )
+        return self.models.get(turn.model_label, turn.api_key)
+
+    async def _stream(self, turn: TurnState, proj: TurnProjection) -> list[ModelMessage]:
+        s = turn.session
         app = self.apps.get(s.app)
         if app is None:
             raise AomiError(f"the session's App {s.app!r} no longer exists")
-        agent = self._agent(app, s.model)
+        turn.model = model = await self._model_for(turn)
+        agent = self._agent(app)
         deps = TurnDeps(
             app=app,
             session_id=s.id,
@@ -187,24 +319,37 @@ class TurnRunner:
             wallet_address=s.wallet_address,
             chain_id=s.chain_id,
         )
-        prior = repair_messages(ModelMessagesTypeAdapter.validate_json(s.model_history))
-        limits = UsageLimits(request_limit=self.settings.turn_request_limit)
+        turn.history = HistoryLog(await self.manager.store.model_history(s.id))
+        prior = repair_messages(load(turn.history.rows))
+        limits = UsageLimits(
+            request_limit=self.settings.turn_request_limit,
+            output_tokens_limit=self.settings.turn_output_token_limit,
+        )
         result: list[ModelMessage] = []
         async with agent.run_stream_events(
-            text,
+            turn.text,
+            model=model,
             message_history=prior,
             deps=deps,
             usage_limits=limits,
             timeout=self.settings.turn_timeout_seconds,
         ) as events:
-            async for event in events:
-                if isinstance(event, AgentRunResultEvent):
-                    result = event.result.all_messages()
-                    continue
-                proj.handle(event)
-                done = proj.take_completed()
-                if done:
-                    await self.manager.save_messages(s, done)
+            try:
+                async for event in events:
+                    if isinstance(event, AgentRunResultEvent):
+                        result = event.result.all_messages()
+                        continue
+                    proj.handle(event)
+                    # A message boundary: the model history may have grown by complete messages.
+                    boundary = isinstance(event, PartStartEvent | FunctionToolCallEvent)
+                    done = proj.take_completed()
+                    write = turn.history.changes(events.all_messages()) if boundary else None
+                    if done or write is not None:
+                        await self.manager.store.save_progress(s.id, done, write)
+                        turn.history.applied(write)
+            finally:
+                with contextlib.suppress(Exception):
+                    turn.usage = events.usage
         return result
 
     async def _flush_loop(self, s: Session, proj: TurnProjection) -> None:
@@ -221,29 +366,32 @@ class TurnRunner:
 
     async def _finish(
         self,
-        s: Session,
+        turn: TurnState,
         proj: TurnProjection,
         status: Status,
         history: list[ModelMessage] | None,
         error: str | None,
     ) -> None:
+        s = turn.session
         proj.close_all()
-        if history:
-            s.model_history = ModelMessagesTypeAdapter.dump_json(history)
+        write = turn.history.changes(history) if history else None
         s.updated_ms = now_ms()
         titled = status is Status.IDLE and needs_title(s)
-        if titled:
+        by_model = titled and turn.model is not None and self.models.spec(turn.model_label) is not None
+        if titled and not by_model:
             s.title = heuristic_title(first_user_message(s))
         try:
             # Written before memory says so: a client that sees the turn end can send at once,
             # and finds the turn's SystemError already there.
-            await self.manager.store.finish_turn(s, proj.take_completed(), status)
+            await self.manager.store.finish_turn(s, proj.take_completed(), status, write)
+            turn.history.applied(write)
             if error is not None:
                 await self.manager.add_event(s, SYSTEM_ERROR, error)
-            if titled:
+            if titled and not by_model:
                 await self.manager.add_event(s, TITLE_CHANGED, {"new_title": s.title})
         except Exception as exc:
             log.exception("session %s: writing the end of the turn failed", s.id)
+            by_model = False
             if is_unavailable(exc):
                 # The database has not heard the end: once it is back, orphan recovery settles the
                 # turn, and says why; until then memory must not show what the database lacks.
@@ -254,3 +402,67 @@ class TurnRunner:
             await self.manager.add_event(s, TURN_FINISHED, {"status": status.value})
         except Exception:
             log.exception("session %s: announcing the end of the turn failed", s.id)
+        await self._record_usage(turn, status)
+        if by_model and turn.model is not None:
+            answer = last_answer(history or [])
+            task = asyncio.create_task(self._title_by_model(s, turn.model, answer), name=f"title-{s.id}")
+            self._titling.add(task)
+            task.add_done_callback(self._titling.discard)
+
+    async def _record_usage(self, turn: TurnState, status: Status) -> None:
+        if self.usage is None:
+            return
+        u = turn.usage
+        record = TurnUsage(
+            app=turn.session.app,
+            key_id=turn.key_id,
+            session_id=turn.session.id,
+            model_label=turn.model_label,
+            provider=turn.provider or self.models.provider_of(turn.model_label),
+            requests=u.requests,
+            input_tokens=u.input_tokens,
+            output_tokens=u.output_tokens,
+            tool_calls=u.tool_calls,
+            status=status.value,
+            duration_ms=round((time.monotonic() - turn.started) * 1000),
+            created_ms=now_ms(),
+        )
+        try:
+            await self.usage.record(record)
+        except Exception:  # usage is bookkeeping: a failure to record it never fails the turn
+            log.exception("session %s: recording usage failed", turn.session.id)
+
+    async def _title_by_model(self, s: Session, model: Model, answer: str) -> None:
+        """A short title from the session's model; the heuristic one when it fails or is slow."""
+        question = first_user_message(s)
+        title: str | None = None
+        try:
+            async with asyncio.timeout(self.settings.title_timeout_seconds):
+                response = await model_request(
+                    model,
+                    [ModelRequest.user_text_prompt(TITLE_PROMPT.format(question=question, answer=answer))],
+                    model_settings=ModelSettings(max_tokens=TITLE_MAX_TOKENS),
+                )
+            title = clean_title(response.text or "")
+        except Exception as exc:
+            log.info("session %s: the model gave no title (%s); using the heuristic", s.id, type(exc).__name__)
+        title = title or heuristic_title(question)
+        try:
+            updated = now_ms()
+            if not await self.manager.store.set_auto_title(s.id, title, updated):
+                return  # titled by hand meanwhile
+            s.title, s.updated_ms = title, updated
+            s.changed()
+            await self.manager.add_event(s, TITLE_CHANGED, {"new_title": title})
+        except Exception:
+            log.exception("session %s: writing the title failed", s.id)
+
+
+def clean_title(text: str) -> str | None:
+    """The model's title, one line, without quotes or a final full stop; None when empty."""
+    line = next((ln for ln in text.strip().splitlines() if ln.strip()), "")
+    line = line.strip().strip("\"'`*#").strip()
+    line = re.sub(r"^(title:\s*)", "", line, flags=re.IGNORECASE).rstrip(" .")
+    if not line:
+        return None
+    return heuristic_title(line)

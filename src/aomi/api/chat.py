@@ -89,7 +89,9 @@ async def chat(request: Request, services: ServicesDep, sid: SessionId) -> Respo
         caller, s, _ = await create_session(services, request, sid, fields.app, caller)
     if not s.idle_here:
         raise SessionBusy("a turn is already running in this session; wait for it or interrupt it")
-    await services.sessions.chat(s, caller.app, message, wallet, client_id)
+    await services.sessions.chat(
+        s, caller.app, message, wallet, client_id, key_id=caller.key.id if caller.key else None
+    )
     return json_response(await services.sessions.snapshot(s))
 
 

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from aomi.api.auth import SESSION_HEADER, Caller, session_id_from
 from aomi.api.deps import ServicesDep, SessionId, create_session, json_response, session_of
 from aomi.api.openapi import APP_KEY, ERRORS, SESSION_ID, AppDetailOut, ModelSetOut, inputs, param
+from aomi.agent.runner import owner_of
 from aomi.apps.registry import App
 from aomi.errors import InvalidInput, UnknownModel
 from aomi.services import Services
@@ -95,18 +96,21 @@ async def list_apps(
 async def list_models(
     request: Request, services: ServicesDep, app: AppParam = None, namespace: NamespaceParam = None
 ) -> Response:
-    """Labels of the models the App allows, its default first (authorized like chat).
+    """Labels of the models the App allows that this client may run, its default first
+    (authorized like chat). A model the server holds no key for is listed only when the session
+    (`X-Session-Id`) belongs to a client that saved its own key for that provider.
 
     Without `app`, an `X-Session-Id` naming an existing session answers for that session's App.
     """
     name = app or namespace
+    s: Session | None = None
     if request.headers.get(SESSION_HEADER) is not None:
         sid = session_id_from(request.headers)  # a malformed id is a 400 even when `app` is given
-        if not name:
-            s = await services.manager.get(sid)
-            name = s.app if s is not None else None
+        s = await services.manager.get(sid)
+        if not name and s is not None:
+            name = s.app
     caller = await services.auth.authorize(name, request.headers)
-    return _json(model_labels(caller.app))
+    return _json(await offered_models(services, caller.app, s))
 
 
 def _app_of(services: Services, s: Session | None, caller: Caller) -> App:
@@ -114,11 +118,21 @@ def _app_of(services: Services, s: Session | None, caller: Caller) -> App:
     return own or caller.app
 
 
-def _check_model(services: Services, app: App, rig: str) -> None:
-    allowed = model_labels(app)
-    if rig not in allowed or rig not in services.runner.models:
-        known = ", ".join(m for m in allowed if m in services.runner.models) or "none"
-        raise UnknownModel(f"model {rig!r} is not available for the App {app.name!r} (allowed: {known})")
+async def offered_models(services: Services, app: App, s: Session | None) -> list[str]:
+    """The App's models this client may run, default first: every model the server holds a key
+    for, plus those whose provider the session's client saved its own key for."""
+    models = services.runner.models
+    byok: set[str] = set()
+    if s is not None and models.keyless():
+        byok = await services.provider_keys.providers(owner_of(s))
+    return [m for m in model_labels(app) if models.available(m, byok)]
+
+
+async def _check_model(services: Services, app: App, s: Session | None, rig: str) -> None:
+    offered = await offered_models(services, app, s)
+    if rig not in offered:
+        known = ", ".join(offered) or "none"
+        raise UnknownModel(f"model {rig!r} is not available for the App {app.name!r} (available: {known})")
 
 
 @router.post("/control/model", response_model=ModelSetOut, openapi_extra=inputs(SESSION_ID, APP_KEY))
@@ -140,11 +154,11 @@ async def set_model(
     if not rig:
         raise InvalidInput("rig is required: the label of the model to use")
     # An existing session keeps its App (even when the caller named another it may use).
-    _check_model(services, _app_of(services, s, caller), rig)
+    await _check_model(services, _app_of(services, s, caller), s, rig)
     created = False
     if s is None:
         caller, s, created = await create_session(services, request, sid, app or namespace, caller)
         if not created:  # another request created it first, perhaps in another App
-            _check_model(services, _app_of(services, s, caller), rig)
+            await _check_model(services, _app_of(services, s, caller), s, rig)
     await services.sessions.set_model(s, rig, client_id)
     return _json({"success": True, "rig": rig, "baml": rig, "created": created})

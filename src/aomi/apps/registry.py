@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+import logging
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from aomi.agent.labels import OFFLINE_LABEL
+from aomi.agent.models import ModelRegistry
 from aomi.apps.app import DEFAULT_APP_NAME, App
 from aomi.apps.manifest import MANIFEST_FILE, parse_manifest
 from aomi.errors import ManifestError
 
 __all__ = ["App", "AppRegistry", "default_app", "load_registry"]
+
+log = logging.getLogger("aomi.apps")
 
 DEFAULT_PREAMBLE = """\
 You are Aomi, a helpful assistant for people using Ethereum and other EVM chains.
@@ -25,17 +30,37 @@ def builtin_tool_names() -> tuple[str, ...]:
     return tuple(BUILTIN_TOOLS)
 
 
-def default_app() -> App:
-    """The built-in public App: general-purpose, every built-in tool, the offline model."""
+def default_app(provider_models: Sequence[str] = (), keyless: Collection[str] = ()) -> App:
+    """The built-in public App: general-purpose, every built-in tool, `offline` and every
+    provider model configured. Its default is the first of those the server holds a key for,
+    else `offline`."""
+    served = [label for label in provider_models if label not in keyless]
+    default = served[0] if served else OFFLINE_LABEL
+    others = [label for label in (OFFLINE_LABEL, *provider_models) if label != default]
     return App(
         name=DEFAULT_APP_NAME,
         description="General-purpose web3 assistant (built in)",
         public=True,
         preamble=DEFAULT_PREAMBLE,
-        default_model=OFFLINE_LABEL,
-        allowed_models=(OFFLINE_LABEL,),
+        default_model=default,
+        allowed_models=tuple(dict.fromkeys([default, *others])),
         tools=builtin_tool_names(),
     )
+
+
+def _fall_back(app: App, keyless: Collection[str]) -> App:
+    """An App whose default model has no server key starts sessions on `offline` instead (the
+    model stays allowed for clients that bring their own key)."""
+    if app.default_model not in keyless:
+        return app
+    log.warning(
+        "App %s: its default model %s has no server key; new sessions use %s",
+        app.name,
+        app.default_model,
+        OFFLINE_LABEL,
+    )
+    allowed = (OFFLINE_LABEL, *(m for m in app.allowed_models if m != OFFLINE_LABEL))
+    return replace(app, default_model=OFFLINE_LABEL, allowed_models=allowed)
 
 
 class AppRegistry:
@@ -65,16 +90,20 @@ class AppRegistry:
         return len(self._apps)
 
 
-def load_registry(apps_dir: Path, model_labels: Collection[str] = (OFFLINE_LABEL,)) -> AppRegistry:
-    """The default App plus `apps_dir/<name>/app.toml` for every App directory.
+def load_registry(apps_dir: Path, models: ModelRegistry | None = None) -> AppRegistry:
+    """The default App plus `apps_dir/<name>/app.toml` for every App directory, checked against
+    the models (default: `offline` only).
 
     A missing `apps_dir` is fine (a fresh install has only the default App); an invalid
     manifest raises `ManifestError`, so a broken App is noticed at start-up, not at first use.
     """
-    apps = [default_app()]
+    model_labels = models.labels() if models is not None else [OFFLINE_LABEL]
+    keyless = models.keyless() if models is not None else []
+    apps = [default_app(models.provider_labels() if models is not None else [], keyless)]
     if apps_dir.exists():
         if not apps_dir.is_dir():
             raise ManifestError(f"{apps_dir}: the apps directory is not a directory")
         for manifest in sorted(apps_dir.glob(f"*/{MANIFEST_FILE}")):
-            apps.append(parse_manifest(manifest, tool_names=builtin_tool_names(), model_labels=model_labels))
+            app = parse_manifest(manifest, tool_names=builtin_tool_names(), model_labels=model_labels)
+            apps.append(_fall_back(app, keyless))
     return AppRegistry(apps)

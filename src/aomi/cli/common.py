@@ -16,7 +16,14 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from aomi.apps.registry import AppRegistry, load_registry
 from aomi.db.engine import create_engine, upgrade
-from aomi.errors import AomiError, InvalidInput, KeyNotFound, ManifestError, SecretKeyError
+from aomi.errors import (
+    AomiError,
+    InvalidInput,
+    KeyNotFound,
+    ManifestError,
+    ModelConfigError,
+    SecretKeyError,
+)
 from aomi.keys.store import KeyStore
 from aomi.settings import Settings
 
@@ -70,6 +77,7 @@ def guarded(func: Callable[P, T]) -> Callable[P, T]:
             AomiError,
             KeyNotFound,
             ManifestError,
+            ModelConfigError,
             SecretKeyError,
             ValidationError,
             SQLAlchemyError,
@@ -86,7 +94,11 @@ def build_settings(**overrides: Any) -> Settings:
 
 
 def load_apps(settings: Settings) -> AppRegistry:
-    return load_registry(settings.apps_dir)
+    """The Apps as the server would load them, checked against the configured models."""
+    from aomi.agent.models import default_model_registry
+
+    models = default_model_registry(settings)
+    return load_registry(settings.apps_dir, models)
 
 
 def redact_url(url: str) -> str:

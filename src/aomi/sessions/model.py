@@ -127,7 +127,6 @@ class Session:
     status: Status = Status.IDLE
     wallet: Wallet | None = None
     client_id: str | None = None
-    model_history: bytes = b"[]"
     created_ms: int = field(default_factory=now_ms)
     updated_ms: int = field(default_factory=now_ms)
     messages: list[Message] = field(default_factory=list)

@@ -62,16 +62,24 @@ class SessionService:
         await self.update(s, **self.client_changes(s, wallet, client_id))
 
     async def chat(
-        self, s: Session, app: App, message: str, wallet: WalletInput, client_id: str | None
+        self,
+        s: Session,
+        app: App,
+        message: str,
+        wallet: WalletInput,
+        client_id: str | None,
+        *,
+        key_id: str | None = None,
     ) -> None:
-        """Start a turn; the session moves to ``app`` (the caller may use both), history included."""
+        """Start a turn; the session moves to ``app`` (the caller may use both), history included.
+        ``key_id``: the App key the turn's usage is recorded against."""
         changes = self.client_changes(s, wallet, client_id)
         if s.app != app.name:
             changes["app"] = app.name
             if s.model not in app.allowed_models:
                 changes["model"] = app.default_model
         async with self._writing(s):
-            await self.runner.start(s, message, changes)
+            await self.runner.start(s, message, changes, key_id=key_id)
 
     async def set_model(self, s: Session, model: str, client_id: str | None) -> None:
         """The model of the session's next turns (a running turn keeps the one it started with)."""

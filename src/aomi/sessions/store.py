@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
@@ -109,6 +110,14 @@ def _session_values(s: Session) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class HistoryWrite:
+    """Model-history rows to store from position ``start`` on (rows after them are dropped)."""
+
+    start: int
+    rows: Sequence[str]
+
+
 class SessionStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -144,7 +153,6 @@ class SessionStore:
                 status=Status(row.status),
                 wallet=_wallet(row),
                 client_id=row.client_id,
-                model_history=row.model_history.encode(),
                 created_ms=row.created_ms,
                 updated_ms=row.updated_ms,
                 messages=[_message(r) for r in msgs],
@@ -168,7 +176,6 @@ class SessionStore:
                 .values(
                     id=s.id,
                     created_ms=s.created_ms,
-                    model_history="[]",
                     event_seq_base=base or 0,
                     **_session_values(s),
                 )
@@ -197,18 +204,52 @@ class SessionStore:
             await conn.execute(t.messages.insert().values(**_message_row(s.id, user_message)))
         return True
 
-    async def finish_turn(self, s: Session, changed: Iterable[Message], status: Status) -> None:
-        """Write the turn's end: status, model history, final message contents; release the lease."""
+    async def finish_turn(
+        self, s: Session, changed: Iterable[Message], status: Status, history: HistoryWrite | None
+    ) -> None:
+        """Write the turn's end: status, final message contents, the model history's last rows;
+        release the lease."""
         values = _session_values(s)
-        values.update(
-            status=status.value,
-            model_history=s.model_history.decode(),
-            lease_owner=None,
-            lease_expires_ms=None,
-        )
+        values.update(status=status.value, lease_owner=None, lease_expires_ms=None)
         async with self.engine.begin() as conn:
             await self._upsert_messages(conn, s.id, changed)
+            await self._write_history(conn, s.id, history)
             await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
+
+    async def save_progress(self, session_id: str, msgs: Iterable[Message], history: HistoryWrite | None) -> None:
+        """A running turn's completed messages and new model-history rows, in one transaction."""
+        try:
+            async with self.engine.begin() as conn:
+                await self._upsert_messages(conn, session_id, msgs)
+                await self._write_history(conn, session_id, history)
+        except IntegrityError:
+            await self._raise_if_gone(session_id)
+            raise
+
+    async def model_history(self, session_id: str) -> list[str]:
+        """The session's model history: one JSON document per pydantic-ai message, in order."""
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(t.model_messages.c.data)
+                .where(t.model_messages.c.session_id == session_id)
+                .order_by(t.model_messages.c.seq)
+            )
+            return [r.data for r in rows]
+
+    async def _write_history(self, conn: AsyncConnection, session_id: str, history: HistoryWrite | None) -> None:
+        """Rows from ``history.start`` on are replaced by ``history.rows`` (usually pure appends)."""
+        if history is None:
+            return
+        c = t.model_messages.c
+        await conn.execute(delete(t.model_messages).where(c.session_id == session_id, c.seq >= history.start))
+        if history.rows:
+            await conn.execute(
+                t.model_messages.insert(),
+                [
+                    {"session_id": session_id, "seq": history.start + i, "data": data}
+                    for i, data in enumerate(history.rows)
+                ],
+            )
 
     async def upsert_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
         try:
@@ -293,6 +334,17 @@ class SessionStore:
         if not result.rowcount:
             raise _gone(s.id)
 
+    async def set_auto_title(self, session_id: str, title: str, updated_ms: int) -> bool:
+        """An automatic title, unless someone titled the session by hand meanwhile (False then)."""
+        c = t.sessions.c
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(t.sessions)
+                .where(c.id == session_id, c.title_manual.is_(False))
+                .values(title=title, updated_ms=updated_ms)
+            )
+        return bool(result.rowcount)
+
     async def delete(self, session_id: str) -> None:
         """Delete the session, its messages and events; its last event number is kept (a tombstone)."""
         async with self.engine.begin() as conn:
@@ -318,6 +370,11 @@ class SessionStore:
             # Children first: correct even where foreign-key cascades are off.
             await conn.execute(delete(t.session_events).where(t.session_events.c.session_id == session_id))
             await conn.execute(delete(t.messages).where(t.messages.c.session_id == session_id))
+            await conn.execute(delete(t.model_messages).where(t.model_messages.c.session_id == session_id))
+            # Usage stays (operators bill from it), no longer tied to the deleted thread.
+            await conn.execute(
+                update(t.usage).where(t.usage.c.session_id == session_id).values(session_id=None)
+            )
             await conn.execute(delete(t.sessions).where(t.sessions.c.id == session_id))
 
     async def list_by_wallet(
