@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
+from pydantic_ai.messages import ModelMessage
 
 from aomi.apps.app import App
 from aomi.settings import Settings
@@ -19,3 +21,5 @@ class TurnDeps:
     """Shared client for outgoing tool HTTP calls (connection pooling across turns)."""
     wallet_address: str | None = None
     chain_id: int | None = None
+    checkpoint: Callable[[Sequence[ModelMessage]], Awaitable[None]] | None = None
+    """The runner's hook that stores the history before each model request (not for tools)."""

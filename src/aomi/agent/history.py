@@ -22,6 +22,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models import ModelRequestContext
 from pydantic_ai.tools import RunContext
 
+from aomi.agent.deps import TurnDeps
 from aomi.sessions.store import HistoryWrite
 
 _ONE: TypeAdapter[ModelMessage] = TypeAdapter(ModelMessage)
@@ -99,16 +100,20 @@ def trim(messages: list[ModelMessage], budget: int) -> list[ModelMessage]:
 
 
 @dataclass
-class TrimHistory(AbstractCapability[Any]):
-    """Sends each model request at most ``budget`` estimated tokens of history. Only the request is
-    trimmed: the run's history, and so the store, keep every message. Instructions (the App's
-    preamble and the wallet context) are not part of the history and always go out."""
+class RequestHistory(AbstractCapability["TurnDeps"]):
+    """Before each model request: the history so far is stored (the turn's checkpoint, so tool
+    results survive a crash during a long model call), then the request gets at most ``budget``
+    estimated tokens of it. Only the request is trimmed: the run's history, and so the store,
+    keep every message. Instructions (the App's preamble and the wallet context) are not part of
+    the history and always go out."""
 
     budget: int
 
     async def before_model_request(
-        self, ctx: RunContext[Any], request_context: ModelRequestContext
+        self, ctx: RunContext[TurnDeps], request_context: ModelRequestContext
     ) -> ModelRequestContext:
+        if ctx.deps.checkpoint is not None:
+            await ctx.deps.checkpoint(ctx.messages)
         request_context.messages = trim(request_context.messages, self.budget)
         return request_context
 

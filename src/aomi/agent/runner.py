@@ -9,7 +9,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -18,7 +18,6 @@ from pydantic_ai import (
     Agent,
     AgentRunResultEvent,
     FunctionToolCallEvent,
-    PartStartEvent,
     RunCancelled,
     RunContext,
     capture_run_messages,
@@ -42,7 +41,7 @@ from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RunUsage, UsageLimits
 
 from aomi.agent.deps import TurnDeps
-from aomi.agent.history import HistoryLog, TrimHistory, last_answer, load
+from aomi.agent.history import HistoryLog, RequestHistory, last_answer, load
 from aomi.agent.models import ModelRegistry
 from aomi.agent.projection import TurnProjection
 from aomi.apps.registry import App, AppRegistry
@@ -141,6 +140,8 @@ class TurnState:
     api_key: str | None = None
     usage: RunUsage = field(default_factory=RunUsage)
     model: Model | None = None
+    saving: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """The run's checkpoints and the event loop both save progress: one write at a time."""
 
 
 class TurnRunner:
@@ -178,7 +179,7 @@ class TurnRunner:
                 output_type=str,
                 instructions=[app.preamble, wallet_context],
                 tools=tools_for(app),
-                capabilities=[TrimHistory(self.settings.history_token_budget)],
+                capabilities=[RequestHistory(self.settings.history_token_budget)],
             )
             self._agents[app.name] = agent
         return agent
@@ -311,6 +312,11 @@ class TurnRunner:
             raise AomiError(f"the session's App {s.app!r} no longer exists")
         turn.model = model = await self._model_for(turn)
         agent = self._agent(app)
+        turn.history = HistoryLog(await self.manager.store.model_history(s.id))
+
+        async def checkpoint(messages: Sequence[ModelMessage]) -> None:
+            await self._save_progress(turn, proj, messages)
+
         deps = TurnDeps(
             app=app,
             session_id=s.id,
@@ -318,8 +324,8 @@ class TurnRunner:
             http=self.http,
             wallet_address=s.wallet_address,
             chain_id=s.chain_id,
+            checkpoint=checkpoint,
         )
-        turn.history = HistoryLog(await self.manager.store.model_history(s.id))
         prior = repair_messages(load(turn.history.rows))
         limits = UsageLimits(
             request_limit=self.settings.turn_request_limit,
@@ -340,17 +346,25 @@ class TurnRunner:
                         result = event.result.all_messages()
                         continue
                     proj.handle(event)
-                    # A message boundary: the model history may have grown by complete messages.
-                    boundary = isinstance(event, PartStartEvent | FunctionToolCallEvent)
-                    done = proj.take_completed()
-                    write = turn.history.changes(events.all_messages()) if boundary else None
-                    if done or write is not None:
-                        await self.manager.store.save_progress(s.id, done, write)
-                        turn.history.applied(write)
+                    # A tool call means its model response is complete: stored before tools run.
+                    await self._save_progress(
+                        turn, proj, events.all_messages() if isinstance(event, FunctionToolCallEvent) else None
+                    )
             finally:
                 with contextlib.suppress(Exception):
                     turn.usage = events.usage
         return result
+
+    async def _save_progress(
+        self, turn: TurnState, proj: TurnProjection, messages: Sequence[ModelMessage] | None
+    ) -> None:
+        """Completed visible messages and new model-history rows, in one transaction."""
+        async with turn.saving:
+            done = proj.take_completed()
+            write = turn.history.changes(messages) if messages is not None else None
+            if done or write is not None:
+                await self.manager.store.save_progress(turn.session.id, done, write)
+                turn.history.applied(write)
 
     async def _flush_loop(self, s: Session, proj: TurnProjection) -> None:
         """Streamed text in progress reaches the database at least every stream_flush_seconds."""

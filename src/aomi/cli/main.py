@@ -10,6 +10,7 @@ from aomi.cli.apps import apps_app
 from aomi.cli.common import EXIT_FAILURE, build_settings, guarded
 from aomi.cli.db import db_app
 from aomi.cli.keys import keys_app
+from aomi.cli.models import models_app
 
 app = typer.Typer(
     name="aomi",
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(apps_app, name="apps")
+app.add_typer(models_app, name="models")
 
 
 @app.command("serve")
