@@ -140,6 +140,7 @@ class TurnState:
     api_key: str | None = None
     usage: RunUsage = field(default_factory=RunUsage)
     model: Model | None = None
+    checkpoints: int = 0
     saving: asyncio.Lock = field(default_factory=asyncio.Lock)
     """The run's checkpoints and the event loop both save progress: one write at a time."""
 
@@ -207,10 +208,10 @@ class TurnRunner:
         )
         s.starting = True  # a second chat here is refused at once, not by the database
         try:
-            claimed = await self.manager.store.begin_turn(after, user_msg, self.manager.leases)
+            history = await self.manager.store.begin_turn(after, user_msg, self.manager.leases)
         finally:
             s.starting = False
-        if not claimed:
+        if history is None:
             raise SessionBusy("a turn is already running in this session (on another server)")
         for name, value in (changes or {}).items():
             setattr(s, name, value)
@@ -220,7 +221,7 @@ class TurnRunner:
             await self.manager.add_event(s, TURN_STARTED, {})
         except Exception:  # the message is committed: the turn runs even if the announcement failed
             log.exception("session %s: announcing the turn failed", s.id)
-        s.task = asyncio.create_task(self._run(s, text, key_id), name=f"turn-{s.id}")
+        s.task = asyncio.create_task(self._run(s, text, key_id, history), name=f"turn-{s.id}")
 
     async def interrupt(self, s: Session) -> None:
         """Cancel the running turn (model call and tools) and wait until its end is written."""
@@ -239,9 +240,9 @@ class TurnRunner:
             task.cancel()
         await asyncio.gather(*self._titling, return_exceptions=True)
 
-    async def _run(self, s: Session, text: str, key_id: str | None) -> None:
+    async def _run(self, s: Session, text: str, key_id: str | None, stored: list[str]) -> None:
         proj = TurnProjection(s)
-        turn = TurnState(s, text, key_id, s.model, "", HistoryLog([]))
+        turn = TurnState(s, text, key_id, s.model, "", HistoryLog(stored))
         status: Status = Status.IDLE
         error: str | None = None
         history: list[ModelMessage] | None = None
@@ -312,10 +313,12 @@ class TurnRunner:
             raise AomiError(f"the session's App {s.app!r} no longer exists")
         turn.model = model = await self._model_for(turn)
         agent = self._agent(app)
-        turn.history = HistoryLog(await self.manager.store.model_history(s.id))
-
         async def checkpoint(messages: Sequence[ModelMessage]) -> None:
-            await self._save_progress(turn, proj, messages)
+            # The first request carries only the new prompt, which the user message already
+            # holds: stored with the turn's next write instead of a transaction of its own.
+            if turn.checkpoints:
+                await self._save_progress(turn, proj, messages)
+            turn.checkpoints += 1
 
         deps = TurnDeps(
             app=app,

@@ -186,10 +186,11 @@ class SessionStore:
             s.last_event_seq = base or 0
         return bool(result.rowcount)
 
-    async def begin_turn(self, s: Session, user_message: Message, leases: Leases) -> bool:
-        """Claim the session for a turn (see `leases`) and commit the user message, atomically.
+    async def begin_turn(self, s: Session, user_message: Message, leases: Leases) -> list[str] | None:
+        """Claim the session for a turn (see `leases`) and commit the user message, atomically;
+        returns the model history (as `model_history` does) read in the same transaction.
 
-        False when another owner holds a live lease on a processing session (nothing written).
+        None when another owner holds a live lease on a processing session (nothing written).
         """
         now = now_ms()
         values = {**_session_values(s), **leases.claim_values(now)}
@@ -200,9 +201,9 @@ class SessionStore:
             if not claimed.rowcount:
                 if not await _exists(conn, s.id):
                     raise _gone(s.id)
-                return False
+                return None
             await conn.execute(t.messages.insert().values(**_message_row(s.id, user_message)))
-        return True
+            return await self._model_history(conn, s.id)
 
     async def finish_turn(
         self, s: Session, changed: Iterable[Message], status: Status, history: HistoryWrite | None
@@ -229,12 +230,15 @@ class SessionStore:
     async def model_history(self, session_id: str) -> list[str]:
         """The session's model history: one JSON document per pydantic-ai message, in order."""
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(t.model_messages.c.data)
-                .where(t.model_messages.c.session_id == session_id)
-                .order_by(t.model_messages.c.seq)
-            )
-            return [r.data for r in rows]
+            return await self._model_history(conn, session_id)
+
+    async def _model_history(self, conn: AsyncConnection, session_id: str) -> list[str]:
+        rows = await conn.execute(
+            select(t.model_messages.c.data)
+            .where(t.model_messages.c.session_id == session_id)
+            .order_by(t.model_messages.c.seq)
+        )
+        return [r.data for r in rows]
 
     async def _write_history(self, conn: AsyncConnection, session_id: str, history: HistoryWrite | None) -> None:
         """Rows from ``history.start`` on are replaced by ``history.rows`` (usually pure appends)."""
