@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 import httpx
@@ -78,10 +78,6 @@ ERROR_DETAIL_MAX = 200
 
 class ProviderKeyLookup(Protocol):
     async def key_for(self, owner: str, provider: str) -> str | None: ...
-
-
-class UsageSink(Protocol):
-    async def record(self, usage: TurnUsage) -> None: ...
 
 
 def wallet_context(ctx: RunContext[TurnDeps]) -> str:
@@ -155,7 +151,6 @@ class TurnRunner:
         http: httpx.AsyncClient,
         *,
         provider_keys: ProviderKeyLookup | None = None,
-        usage: UsageSink | None = None,
     ) -> None:
         self.manager = manager
         self.models = models
@@ -163,7 +158,6 @@ class TurnRunner:
         self.settings = settings
         self.http = http
         self.provider_keys = provider_keys
-        self.usage = usage
         self._agents: dict[str, Agent[TurnDeps, str]] = {}
         # Turns already told to stop, or already writing their end: never cancelled (again), since
         # a cancellation landing in the end's writes would leave the session `processing`.
@@ -208,19 +202,16 @@ class TurnRunner:
         )
         s.starting = True  # a second chat here is refused at once, not by the database
         try:
-            history = await self.manager.store.begin_turn(after, user_msg, self.manager.leases)
+            async with self.manager.logging_events(s, (TURN_STARTED, {})) as events:
+                history = await self.manager.store.begin_turn(after, user_msg, self.manager.leases, events)
+                if history is None:
+                    raise SessionBusy("a turn is already running in this session (on another server)")
+                for name, value in (changes or {}).items():
+                    setattr(s, name, value)
+                s.status, s.lease_owner, s.updated_ms = after.status, after.lease_owner, after.updated_ms
+                s.add_message(user_msg)
         finally:
             s.starting = False
-        if history is None:
-            raise SessionBusy("a turn is already running in this session (on another server)")
-        for name, value in (changes or {}).items():
-            setattr(s, name, value)
-        s.status, s.lease_owner, s.updated_ms = after.status, after.lease_owner, after.updated_ms
-        s.add_message(user_msg)
-        try:
-            await self.manager.add_event(s, TURN_STARTED, {})
-        except Exception:  # the message is committed: the turn runs even if the announcement failed
-            log.exception("session %s: announcing the turn failed", s.id)
         s.task = asyncio.create_task(self._run(s, text, key_id, history), name=f"turn-{s.id}")
 
     async def interrupt(self, s: Session) -> None:
@@ -395,40 +386,39 @@ class TurnRunner:
         s.updated_ms = now_ms()
         titled = status is Status.IDLE and needs_title(s)
         by_model = titled and turn.model is not None and self.models.spec(turn.model_label) is not None
+        entries: list[tuple[str, Any]] = []
+        if error is not None:
+            entries.append((SYSTEM_ERROR, error))
         if titled and not by_model:
             s.title = heuristic_title(first_user_message(s))
+            entries.append((TITLE_CHANGED, {"new_title": s.title}))
+        entries.append((TURN_FINISHED, {"status": status.value}))
         try:
-            # Written before memory says so: a client that sees the turn end can send at once,
-            # and finds the turn's SystemError already there.
-            await self.manager.store.finish_turn(s, proj.take_completed(), status, write)
-            turn.history.applied(write)
-            if error is not None:
-                await self.manager.add_event(s, SYSTEM_ERROR, error)
-            if titled and not by_model:
-                await self.manager.add_event(s, TITLE_CHANGED, {"new_title": s.title})
+            # The end, its events and its usage in one transaction, written before memory says so:
+            # a client that sees the turn end can send at once, and finds the SystemError there.
+            async with self.manager.logging_events(s, *entries) as events:
+                await self.manager.store.finish_turn(
+                    s, proj.take_completed(), status, write, events, self._usage_row(turn, status)
+                )
+                turn.history.applied(write)
+                s.status, s.lease_owner, s.lease_expires_ms, s.task = status, None, None, None
+                s.changed()
         except Exception as exc:
             log.exception("session %s: writing the end of the turn failed", s.id)
             by_model = False
+            s.status, s.lease_owner, s.lease_expires_ms, s.task = status, None, None, None
+            s.changed()
             if is_unavailable(exc):
                 # The database has not heard the end: once it is back, orphan recovery settles the
                 # turn, and says why; until then memory must not show what the database lacks.
                 self.manager.note_outage(s.id)
-        s.status, s.lease_owner, s.lease_expires_ms, s.task = status, None, None, None
-        s.changed()
-        try:
-            await self.manager.add_event(s, TURN_FINISHED, {"status": status.value})
-        except Exception:
-            log.exception("session %s: announcing the end of the turn failed", s.id)
-        await self._record_usage(turn, status)
         if by_model and turn.model is not None:
             answer = last_answer(history or [])
             task = asyncio.create_task(self._title_by_model(s, turn.model, answer), name=f"title-{s.id}")
             self._titling.add(task)
             task.add_done_callback(self._titling.discard)
 
-    async def _record_usage(self, turn: TurnState, status: Status) -> None:
-        if self.usage is None:
-            return
+    def _usage_row(self, turn: TurnState, status: Status) -> dict[str, Any]:
         u = turn.usage
         record = TurnUsage(
             app=turn.session.app,
@@ -444,10 +434,7 @@ class TurnRunner:
             duration_ms=round((time.monotonic() - turn.started) * 1000),
             created_ms=now_ms(),
         )
-        try:
-            await self.usage.record(record)
-        except Exception:  # usage is bookkeeping: a failure to record it never fails the turn
-            log.exception("session %s: recording usage failed", turn.session.id)
+        return asdict(record)
 
     async def _title_by_model(self, s: Session, model: Model, answer: str) -> None:
         """A short title from the session's model; the heuristic one when it fails or is slow."""

@@ -173,16 +173,28 @@ class SessionManager:
 
         HTTP-kind events also wait in the session for the next snapshot.
         """
+        async with self.logging_events(s, (kind, payload)) as events:
+            await self.store.append_events(s.id, events)
+        return events[0]
+
+    @asynccontextmanager
+    async def logging_events(self, s: Session, *entries: tuple[str, Any]) -> AsyncIterator[list[Event]]:
+        """Number events for the caller to write in its own transaction (with other changes);
+        once the block ends without an error they count as logged: published to live
+        subscribers, HTTP-kind ones kept for the next snapshot. An error logs nothing."""
         # One append at a time per session: subscribers see events in sequence order.
         async with s.event_lock:
-            event = Event(seq=s.last_event_seq + 1, kind=kind, payload=payload)
-            await self.store.append_event(s.id, event)
-            s.last_event_seq = event.seq
-            if kind in HTTP_EVENT_KINDS:
-                s.pending_events.append(event)
-                s.changed()
-            self.bus.publish(s.id, event)
-        return event
+            events = [
+                Event(seq=s.last_event_seq + i, kind=kind, payload=payload)
+                for i, (kind, payload) in enumerate(entries, start=1)
+            ]
+            yield events
+            for event in events:
+                s.last_event_seq = event.seq
+                if event.kind in HTTP_EVENT_KINDS:
+                    s.pending_events.append(event)
+                    s.changed()
+                self.bus.publish(s.id, event)
 
     async def snapshot(self, s: Session) -> bytes:
         """The session's snapshot; HTTP-kind events in it are marked delivered (each is delivered once)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Row, and_, delete, func, or_, select, update
@@ -186,9 +186,12 @@ class SessionStore:
             s.last_event_seq = base or 0
         return bool(result.rowcount)
 
-    async def begin_turn(self, s: Session, user_message: Message, leases: Leases) -> list[str] | None:
-        """Claim the session for a turn (see `leases`) and commit the user message, atomically;
-        returns the model history (as `model_history` does) read in the same transaction.
+    async def begin_turn(
+        self, s: Session, user_message: Message, leases: Leases, events: Sequence[Event] = ()
+    ) -> list[str] | None:
+        """Claim the session for a turn (see `leases`) and commit the user message and ``events``,
+        atomically; returns the model history (as `model_history` does) read in the same
+        transaction.
 
         None when another owner holds a live lease on a processing session (nothing written).
         """
@@ -203,19 +206,29 @@ class SessionStore:
                     raise _gone(s.id)
                 return None
             await conn.execute(t.messages.insert().values(**_message_row(s.id, user_message)))
+            await self._insert_events(conn, s.id, events)
             return await self._model_history(conn, s.id)
 
     async def finish_turn(
-        self, s: Session, changed: Iterable[Message], status: Status, history: HistoryWrite | None
+        self,
+        s: Session,
+        changed: Iterable[Message],
+        status: Status,
+        history: HistoryWrite | None,
+        events: Sequence[Event] = (),
+        usage: Mapping[str, Any] | None = None,
     ) -> None:
-        """Write the turn's end: status, final message contents, the model history's last rows;
-        release the lease."""
+        """Write the turn's end in one transaction: status, final message contents, the model
+        history's last rows, the end's events and the turn's usage row; release the lease."""
         values = _session_values(s)
         values.update(status=status.value, lease_owner=None, lease_expires_ms=None)
         async with self.engine.begin() as conn:
             await self._upsert_messages(conn, s.id, changed)
             await self._write_history(conn, s.id, history)
             await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
+            await self._insert_events(conn, s.id, events)
+            if usage is not None:
+                await conn.execute(t.usage.insert().values(**usage))
 
     async def save_progress(self, session_id: str, msgs: Iterable[Message], history: HistoryWrite | None) -> None:
         """A running turn's completed messages and new model-history rows, in one transaction."""
@@ -279,9 +292,10 @@ class SessionStore:
         )
         await conn.execute(stmt, rows)
 
-    async def append_event(self, session_id: str, event: Event) -> None:
+    async def append_events(self, session_id: str, events: Sequence[Event]) -> None:
         try:
-            await self._append_event(session_id, event)
+            async with self.engine.begin() as conn:
+                await self._insert_events(conn, session_id, events)
         except IntegrityError:
             await self._raise_if_gone(session_id)
             raise
@@ -293,18 +307,23 @@ class SessionStore:
             if not await _exists(conn, session_id):
                 raise _gone(session_id)
 
-    async def _append_event(self, session_id: str, event: Event) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                t.session_events.insert().values(
-                    session_id=session_id,
-                    seq=event.seq,
-                    kind=event.kind,
-                    payload=json.dumps(event.payload),
-                    http_delivered=event.http_delivered,
-                    created_ms=event.created_ms,
-                )
-            )
+    async def _insert_events(self, conn: AsyncConnection, session_id: str, events: Sequence[Event]) -> None:
+        if not events:
+            return
+        await conn.execute(
+            t.session_events.insert(),
+            [
+                {
+                    "session_id": session_id,
+                    "seq": event.seq,
+                    "kind": event.kind,
+                    "payload": json.dumps(event.payload),
+                    "http_delivered": event.http_delivered,
+                    "created_ms": event.created_ms,
+                }
+                for event in events
+            ],
+        )
 
     async def events_after(self, session_id: str, after_seq: int) -> list[Event]:
         async with self.engine.connect() as conn:
