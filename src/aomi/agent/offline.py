@@ -124,8 +124,10 @@ def decide(messages: Sequence[ModelMessage], info: AgentInfo) -> Decision:
 
 
 def _text_chunks(text: str) -> list[str]:
-    """Word-sized pieces (each with its trailing space), so streaming is visible."""
-    return re.findall(r"\S+\s*", text) or [text]
+    """Sentence-sized pieces (each with its trailing space): streaming stays visible, and each
+    piece costs pydantic-ai's event machinery (about 0.1 ms a delta) once per sentence, not once
+    per word."""
+    return re.findall(r"[^.!?]+(?:[.!?]+|$)\s*", text) or [text]
 
 
 async def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
