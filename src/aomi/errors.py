@@ -107,4 +107,3 @@ class SecretKeyError(Exception):
 
 class ModelConfigError(Exception):
     """`AOMI_MODELS` or `AOMI_MODELS_FILE` is malformed; the message names the entry and the fix."""
-

@@ -94,8 +94,9 @@ class Settings(BaseSettings):
     )
     models: str = Field(
         default="",
-        description="Provider models as comma-separated `label=provider:model` entries (providers: anthropic, "
-        "openai, google, groq, mistral, openrouter; `label=openai-compatible:model@<base-url>` for Ollama, "
+        description="Provider models as comma-separated `label=provider:model` entries (providers: "
+        "anthropic, openai, google, groq, mistral, openrouter; `label=openai-compatible:model@<base-url>` "
+        "for Ollama, "
         "vLLM, llama.cpp or LiteLLM). Keys come from each provider's usual variable (`OPENAI_API_KEY`, ...). "
         "`offline` is always there.",
     )

@@ -51,7 +51,7 @@ def test_a_rewritten_last_message_is_replaced_not_duplicated() -> None:
 def test_trim_drops_oldest_whole_turns_and_keeps_the_current_one() -> None:
     old = turn("a" * 400, "b" * 400, tool=True)
     middle = turn("c" * 400, "d" * 400)
-    current = [ModelRequest(parts=[UserPromptPart("now?")])]
+    current: list[ModelMessage] = [ModelRequest(parts=[UserPromptPart("now?")])]
     history = old + middle + current
     assert trim(history, 10_000) == history  # fits: untouched
     size = sum(estimate_tokens(m) for m in middle + current)

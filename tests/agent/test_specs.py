@@ -53,7 +53,10 @@ def test_spaces_and_empty_entries_are_ignored() -> None:
         ("offline=openai:gpt-4o", "the label 'offline' is built in; pick another label"),
         ("g pt=openai:gpt-4o", "invalid label 'g pt'"),
         ("gpt=openai:gpt 4o", "the model name 'gpt 4o' contains whitespace"),
-        ("l=openai-compatible:llama3.2", "openai-compatible needs a base URL: l=openai-compatible:llama3.2@http"),
+        (
+            "l=openai-compatible:llama3.2",
+            "openai-compatible needs a base URL: l=openai-compatible:llama3.2@http",
+        ),
         ("l=openai-compatible:llama3.2@", "openai-compatible needs a base URL"),
         ("l=openai-compatible:llama@ftp://x", "base URL 'ftp://x' must be an http:// or https:// URL"),
         ("l=openai-compatible:@http://127.0.0.1:1/v1", "missing model name after 'openai-compatible:'"),
@@ -93,9 +96,9 @@ def test_models_file(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("[models.a\n", "invalid TOML"),
-        ('[other]\nx = 1\n', "other: unknown table (put each model under [models.<label>])"),
-        ('models = 3\n', "models: must be a table of [models.<label>] tables"),
-        ('[models]\na = 3\n', "models.a: must be a table with provider and model"),
+        ("[other]\nx = 1\n", "other: unknown table (put each model under [models.<label>])"),
+        ("models = 3\n", "models: must be a table of [models.<label>] tables"),
+        ("[models]\na = 3\n", "models.a: must be a table with provider and model"),
         ('[models.a]\nmodel = "m"\n', "models.a.provider: required"),
         ('[models.a]\nprovider = "openai"\n', "models.a.model: required"),
         ('[models.a]\nprovider = "nope"\nmodel = "m"\n', "models.a.provider: unknown provider 'nope'"),
@@ -123,7 +126,7 @@ def test_models_file_unreadable_and_duplicates(tmp_path: Path) -> None:
     with pytest.raises(ModelConfigError, match="cannot read"):
         read_models_file(tmp_path / "missing.toml", {})
     (tmp_path / "bin.toml").write_bytes(b"\xff\xfe")
-    with pytest.raises(ModelConfigError, match="not UTF-8|invalid TOML"):
+    with pytest.raises(ModelConfigError, match=r"not UTF-8|invalid TOML"):
         read_models_file(tmp_path / "bin.toml", {})
     path = tmp_path / "models.toml"
     path.write_text('[models.a]\nprovider = "openai"\nmodel = "m"\n')

@@ -86,7 +86,8 @@ def test_models_default_comes_first_and_allowed_defaults_to_default(tmp_path: Pa
 def test_an_app_whose_default_has_no_server_key_starts_on_offline(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    write_app(tmp_path, "a", 'name = "a"\npreamble = "x"\n[models]\ndefault = "gpt"\nallowed = ["gpt", "claude"]\n')
+    models = '[models]\ndefault = "gpt"\nallowed = ["gpt", "claude"]\n'
+    write_app(tmp_path, "a", 'name = "a"\npreamble = "x"\n' + models)
     registry = load_registry(tmp_path, registry_of("gpt", "claude", keyless=("gpt",)))
     a, default = registry.get("a"), registry.get("default")
     assert a is not None and default is not None

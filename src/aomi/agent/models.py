@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic_ai.exceptions import (
+    ModelAPIError,
     ModelConnectionError,
     ModelHTTPError,
     ModelRateLimitError,
@@ -64,7 +65,7 @@ class RetryingModel(WrapperModel):
         self._sleep = sleep
 
     def _delay(self, attempt: int, exc: BaseException) -> float:
-        hinted = getattr(exc, "retry_after", None)
+        hinted = exc.retry_after if isinstance(exc, ModelAPIError) else None
         base = RETRY_BASE_SECONDS * (2**attempt)
         return min(RETRY_MAX_SECONDS, max(base, hinted or 0.0))
 
@@ -181,7 +182,9 @@ class ModelRegistry:
 
     def entries(self) -> list[ModelEntry]:
         fixed = [ModelEntry(label, BUILTIN_PROVIDER, label, True) for label in self._fixed]
-        specs = [ModelEntry(s.label, s.provider, s.describe(), s.has_server_key) for s in self._specs.values()]
+        specs = [
+            ModelEntry(s.label, s.provider, s.describe(), s.has_server_key) for s in self._specs.values()
+        ]
         return fixed + specs
 
     def provider_labels(self) -> list[str]:

@@ -304,6 +304,7 @@ class TurnRunner:
             raise AomiError(f"the session's App {s.app!r} no longer exists")
         turn.model = model = await self._model_for(turn)
         agent = self._agent(app)
+
         async def checkpoint(messages: Sequence[ModelMessage]) -> None:
             # The first request carries only the new prompt, which the user message already
             # holds: stored with the turn's next write instead of a transaction of its own.
@@ -342,7 +343,9 @@ class TurnRunner:
                     proj.handle(event)
                     # A tool call means its model response is complete: stored before tools run.
                     await self._save_progress(
-                        turn, proj, events.all_messages() if isinstance(event, FunctionToolCallEvent) else None
+                        turn,
+                        proj,
+                        events.all_messages() if isinstance(event, FunctionToolCallEvent) else None,
                     )
             finally:
                 with contextlib.suppress(Exception):
@@ -449,7 +452,9 @@ class TurnRunner:
                 )
             title = clean_title(response.text or "")
         except Exception as exc:
-            log.info("session %s: the model gave no title (%s); using the heuristic", s.id, type(exc).__name__)
+            log.info(
+                "session %s: the model gave no title (%s); using the heuristic", s.id, type(exc).__name__
+            )
         title = title or heuristic_title(question)
         try:
             updated = now_ms()

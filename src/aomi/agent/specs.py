@@ -60,7 +60,7 @@ class ModelSpec:
     environment variable); None when there is none."""
 
     def __repr__(self) -> str:
-        return f"ModelSpec({self.label}={self.provider}:{self.model}{'@' + self.base_url if self.base_url else ''})"
+        return f"ModelSpec({self.label}={self.describe()})"
 
     @property
     def needs_key(self) -> bool:
@@ -95,9 +95,7 @@ def _check_label(label: str, where: str) -> str:
 
 def _check_provider(provider: str, where: str) -> str:
     if provider not in PROVIDERS:
-        raise ModelConfigError(
-            f"{where}: unknown provider {provider!r} (known: {', '.join(PROVIDER_NAMES)})"
-        )
+        raise ModelConfigError(f"{where}: unknown provider {provider!r} (known: {', '.join(PROVIDER_NAMES)})")
     return provider
 
 
@@ -170,11 +168,11 @@ FILE_KEYS = ("provider", "model", "base_url", "api_key", "api_key_env")
 def read_models_file(path: Path, env: Mapping[str, str]) -> list[ModelSpec]:
     """`AOMI_MODELS_FILE`: one TOML table per label::
 
-        [models.sonnet]
-        provider = "anthropic"
-        model = "claude-sonnet-4-5"
-        api_key_env = "TEAM_ANTHROPIC_KEY"   # or api_key = "...", or the provider's variable
-        base_url = "https://gateway.example/anthropic"   # optional
+    [models.sonnet]
+    provider = "anthropic"
+    model = "claude-sonnet-4-5"
+    api_key_env = "TEAM_ANTHROPIC_KEY"   # or api_key = "...", or the provider's variable
+    base_url = "https://gateway.example/anthropic"   # optional
     """
     try:
         with path.open("rb") as fh:
@@ -214,7 +212,9 @@ def _file_spec(path: Path, label: str, body: object, env: Mapping[str, str]) -> 
     if base_url is not None:
         base_url = _check_url(base_url, f"{where}.base_url")
     elif provider == "openai-compatible":
-        raise ModelConfigError(f"{where}.base_url: required for openai-compatible (e.g. http://127.0.0.1:11434/v1)")
+        raise ModelConfigError(
+            f"{where}.base_url: required for openai-compatible (e.g. http://127.0.0.1:11434/v1)"
+        )
     if "api_key" in body and "api_key_env" in body:
         raise ModelConfigError(f"{where}: give api_key or api_key_env, not both")
     if "api_key_env" in body:
@@ -230,7 +230,9 @@ def _file_spec(path: Path, label: str, body: object, env: Mapping[str, str]) -> 
     )
 
 
-def configured_specs(models: str, models_file: Path | None, env: Mapping[str, str] | None = None) -> list[ModelSpec]:
+def configured_specs(
+    models: str, models_file: Path | None, env: Mapping[str, str] | None = None
+) -> list[ModelSpec]:
     """Every configured model: `AOMI_MODELS` entries, then the models file's; labels unique."""
     env = os.environ if env is None else env
     specs = parse_models(models, env)

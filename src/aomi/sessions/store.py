@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row, and_, delete, func, or_, select, update
@@ -230,7 +230,9 @@ class SessionStore:
             if usage is not None:
                 await conn.execute(t.usage.insert().values(**usage))
 
-    async def save_progress(self, session_id: str, msgs: Iterable[Message], history: HistoryWrite | None) -> None:
+    async def save_progress(
+        self, session_id: str, msgs: Iterable[Message], history: HistoryWrite | None
+    ) -> None:
         """A running turn's completed messages and new model-history rows, in one transaction."""
         try:
             async with self.engine.begin() as conn:
@@ -253,7 +255,9 @@ class SessionStore:
         )
         return [r.data for r in rows]
 
-    async def _write_history(self, conn: AsyncConnection, session_id: str, history: HistoryWrite | None) -> None:
+    async def _write_history(
+        self, conn: AsyncConnection, session_id: str, history: HistoryWrite | None
+    ) -> None:
         """Rows from ``history.start`` on are replaced by ``history.rows`` (usually pure appends)."""
         if history is None:
             return

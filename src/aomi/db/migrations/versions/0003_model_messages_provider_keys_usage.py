@@ -27,9 +27,7 @@ def upgrade() -> None:
     # Each session's history blob becomes one row per message.
     conn = op.get_bind()
     rows = conn.execute(sa.text("SELECT id, model_history FROM sessions WHERE model_history <> '[]'"))
-    target = sa.table(
-        "model_messages", sa.column("session_id"), sa.column("seq"), sa.column("data")
-    )
+    target = sa.table("model_messages", sa.column("session_id"), sa.column("seq"), sa.column("data"))
     for session_id, blob in list(rows):
         try:
             messages = json.loads(blob)
@@ -38,10 +36,7 @@ def upgrade() -> None:
         if isinstance(messages, list) and messages:
             op.bulk_insert(
                 target,
-                [
-                    {"session_id": session_id, "seq": i, "data": json.dumps(m)}
-                    for i, m in enumerate(messages)
-                ],
+                [{"session_id": session_id, "seq": i, "data": json.dumps(m)} for i, m in enumerate(messages)],
             )
     with op.batch_alter_table("sessions") as batch_op:
         batch_op.drop_column("model_history")
