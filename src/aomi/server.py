@@ -17,13 +17,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from aomi import __version__
 from aomi.agent.models import ModelRegistry, default_model_registry, report_missing_keys
 from aomi.agent.runner import TurnRunner
-from aomi.api import chat, control, events, health, sessions, wallet
+from aomi.api import chat, control, events, health, provider_keys, sessions, wallet
 from aomi.api.auth import KEY_HEADER, KEY_HEADER_ALIAS, SESSION_HEADER, Authorizer
 from aomi.api.errors import install_error_handlers
 from aomi.api.limits import BodyLimitMiddleware, RequestShapeMiddleware
 from aomi.api.openapi import install_openapi
 from aomi.api.sessions import NEXT_CURSOR_HEADER
 from aomi.apps.registry import load_registry
+from aomi.byok import SEALER_PURPOSE, ProviderKeys, ProviderKeyStore
+from aomi.crypto import Sealer
 from aomi.db.engine import create_engine, current_revision, head_revision, upgrade
 from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
@@ -34,6 +36,7 @@ from aomi.sessions.manager import SessionManager
 from aomi.sessions.service import SessionService
 from aomi.sessions.store import SessionStore
 from aomi.settings import Settings
+from aomi.usage import UsageStore
 from aomi.wallet.nonces import NonceStore
 from aomi.wallet.proof import WalletProofs
 
@@ -83,7 +86,8 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             idle_seconds=settings.session_idle_seconds,
         )
         http = httpx.AsyncClient(timeout=settings.tool_timeout_seconds)
-        runner = TurnRunner(manager, models, apps, settings, http)
+        byok = ProviderKeys(ProviderKeyStore(engine), Sealer(secret, SEALER_PURPOSE))
+        runner = TurnRunner(manager, models, apps, settings, http, provider_keys=byok)
         services = Services(
             settings,
             engine,
@@ -102,6 +106,8 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             ),
             SessionService(manager, runner),
             head_revision(),
+            provider_keys=byok,
+            usage=UsageStore(engine),
         )
         app.state.services = services
         recovered = await manager.recover_orphans()
@@ -155,6 +161,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
     app.include_router(sessions.router)
     app.include_router(events.router)
     app.include_router(control.router)
+    app.include_router(provider_keys.router)
     app.include_router(wallet.router)
     return app
 

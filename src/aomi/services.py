@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aomi.agent.runner import TurnRunner
 from aomi.api.auth import Authorizer
 from aomi.apps.registry import AppRegistry
+from aomi.byok import ProviderKeys
 from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
 from aomi.sessions.manager import SessionManager
 from aomi.sessions.service import SessionService
 from aomi.settings import Settings
+from aomi.usage import UsageStore
 from aomi.wallet.proof import WalletProofs
 
 
@@ -33,3 +35,5 @@ class Services:
     sessions: SessionService
     schema_revision: str
     """The migration revision this code expects (`/ready` checks the database holds it)."""
+    provider_keys: ProviderKeys
+    usage: UsageStore

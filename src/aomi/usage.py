@@ -1,12 +1,26 @@
-"""PLACEHOLDER until the usage store lands (being written now): the record shape only."""
+"""Usage per turn (SPEC 5 step 6): one row per agent turn, totals per App, key and model.
+
+Rows have no foreign key to sessions: usage outlives a deleted thread, whose rows then keep
+everything but their `session_id` (cleared by `SessionStore.delete`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import case, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aomi.db.tables import usage
+
+IDLE = "idle"
 
 
 @dataclass(frozen=True)
 class TurnUsage:
+    """What one turn used, recorded at its end (``status``: how it ended)."""
+
     app: str
     key_id: str | None
     session_id: str | None
@@ -19,3 +33,76 @@ class TurnUsage:
     status: str
     duration_ms: int
     created_ms: int
+
+
+@dataclass(frozen=True)
+class UsageTotal:
+    """The turns of one App, key (None: no key) and model, added up."""
+
+    app: str
+    key_id: str | None
+    model_label: str
+    provider: str
+    turns: int
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    tool_calls: int
+    errors: int
+    """Turns that did not end `idle` (`error` or `interrupted`)."""
+    duration_ms: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class UsageStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def record(self, u: TurnUsage) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(insert(usage).values(**asdict(u)))
+
+    async def totals(
+        self,
+        *,
+        app: str | None = None,
+        key_id: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+    ) -> list[UsageTotal]:
+        """Totals per App, key, model and provider, over the turns recorded at or after
+        ``since_ms`` (and before ``until_ms``), of one App or key when given; ordered by App,
+        key (no key first), model."""
+        c = usage.c
+        groups = (c.app, c.key_id, c.model_label, c.provider)
+        query = select(
+            *groups,
+            func.count().label("turns"),
+            func.sum(c.requests),
+            func.sum(c.input_tokens),
+            func.sum(c.output_tokens),
+            func.sum(c.tool_calls),
+            func.sum(case((c.status != IDLE, 1), else_=0)),
+            func.sum(c.duration_ms),
+        ).group_by(*groups)
+        if app is not None:
+            query = query.where(c.app == app)
+        if key_id is not None:
+            query = query.where(c.key_id == key_id)
+        if since_ms is not None:
+            query = query.where(c.created_ms >= since_ms)
+        if until_ms is not None:
+            query = query.where(c.created_ms < until_ms)
+        query = query.order_by(c.app, c.key_id.nulls_first(), c.model_label, c.provider)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        # PostgreSQL sums BIGINT columns as NUMERIC: every figure is made an int.
+        totals = []
+        for r in rows:
+            turns, requests, tokens_in, tokens_out, tools, errors, ms = (int(v or 0) for v in r[4:])
+            totals.append(
+                UsageTotal(r[0], r[1], r[2], r[3], turns, requests, tokens_in, tokens_out, tools, errors, ms)
+            )
+        return totals

@@ -65,8 +65,8 @@ class RetryingModel(WrapperModel):
         self._sleep = sleep
 
     def _delay(self, attempt: int, exc: BaseException) -> float:
-        hinted = exc.retry_after if isinstance(exc, ModelAPIError) else None
-        base = RETRY_BASE_SECONDS * (2**attempt)
+        hinted: float | None = exc.retry_after if isinstance(exc, ModelAPIError) else None
+        base: float = RETRY_BASE_SECONDS * 2.0**attempt
         return min(RETRY_MAX_SECONDS, max(base, hinted or 0.0))
 
     async def request(

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from pydantic_ai import (
@@ -45,6 +45,7 @@ from aomi.agent.history import HistoryLog, RequestHistory, last_answer, load
 from aomi.agent.models import ModelRegistry
 from aomi.agent.projection import TurnProjection
 from aomi.apps.registry import App, AppRegistry
+from aomi.byok import ProviderKeys, owner_of
 from aomi.chain.addresses import chain_name
 from aomi.db.engine import is_unavailable
 from aomi.errors import AomiError, SessionBusy
@@ -76,10 +77,6 @@ TITLE_PROMPT = (
 ERROR_DETAIL_MAX = 200
 
 
-class ProviderKeyLookup(Protocol):
-    async def key_for(self, owner: str, provider: str) -> str | None: ...
-
-
 def wallet_context(ctx: RunContext[TurnDeps]) -> str:
     """The context block: what the agent knows of the user's wallet, fresh for every request."""
     deps = ctx.deps
@@ -88,11 +85,6 @@ def wallet_context(ctx: RunContext[TurnDeps]) -> str:
     chain = chain_name(deps.chain_id) or "unknown chain"
     suffix = f" (chain id {deps.chain_id})" if deps.chain_id is not None else ""
     return f"Wallet: {deps.wallet_address} on {chain}{suffix}."
-
-
-def owner_of(s: Session) -> str:
-    """Whose BYOK keys a session's turns use: its client id, else the session itself."""
-    return s.client_id or f"session:{s.id}"
 
 
 def _redact(text: str, secret: str | None) -> str:
@@ -150,7 +142,7 @@ class TurnRunner:
         settings: Settings,
         http: httpx.AsyncClient,
         *,
-        provider_keys: ProviderKeyLookup | None = None,
+        provider_keys: ProviderKeys | None = None,
     ) -> None:
         self.manager = manager
         self.models = models

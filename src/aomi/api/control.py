@@ -8,11 +8,11 @@ import pydantic_core
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from aomi.agent.runner import owner_of
 from aomi.api.auth import SESSION_HEADER, Caller, session_id_from
 from aomi.api.deps import ServicesDep, SessionId, create_session, json_response, session_of
 from aomi.api.openapi import APP_KEY, ERRORS, SESSION_ID, AppDetailOut, ModelSetOut, inputs, param
 from aomi.apps.registry import App
+from aomi.byok import owner_of
 from aomi.errors import InvalidInput, UnknownModel
 from aomi.services import Services
 from aomi.sessions.model import Session

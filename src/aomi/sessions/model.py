@@ -116,6 +116,11 @@ class SessionInfo:
         }
 
 
+def session_owner(session_id: str) -> str:
+    """The BYOK owner of a session without a client id (its keys go when it is deleted)."""
+    return f"session:{session_id}"
+
+
 @dataclass(eq=False)
 class Session:
     id: str

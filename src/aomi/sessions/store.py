@@ -24,6 +24,7 @@ from aomi.sessions.model import (
     Session,
     SessionInfo,
     Status,
+    session_owner,
 )
 from aomi.sessions.user_state import Wallet
 from aomi.timeutil import now_ms
@@ -402,6 +403,9 @@ class SessionStore:
             await conn.execute(
                 update(t.usage).where(t.usage.c.session_id == session_id).values(session_id=None)
             )
+            # BYOK keys the session owned itself (it had no client id); a client's keys stay.
+            owner = t.provider_keys.c.owner == session_owner(session_id)
+            await conn.execute(delete(t.provider_keys).where(owner))
             await conn.execute(delete(t.sessions).where(t.sessions.c.id == session_id))
 
     async def list_by_wallet(
