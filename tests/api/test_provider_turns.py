@@ -344,6 +344,7 @@ async def test_usage_totals_equal_the_scripted_token_counts(
             Reply(text=["ETH is $3,456.78."], input_tokens=20, output_tokens=3),
         ]
         await turn(server, sid, "What is ETH worth?", app="paid", key=key)
+        await poll(lambda: server.client.get(f"/api/sessions/{sid}"), lambda b: b["title"] == fake.title)
         await use_model(server, sid, "claude", app="paid", key=key)
         fake.script[:] = [Reply(text=["Hi."], input_tokens=5, output_tokens=2)]
         await turn(server, sid, "hello", app="paid", key=key)
@@ -352,9 +353,10 @@ async def test_usage_totals_equal_the_scripted_token_counts(
         totals = await server.services.usage.totals(app="paid")
     assert [(t.model_label, t.provider, t.turns, t.requests, t.tool_calls, t.errors) for t in totals] == [
         ("claude", "anthropic", 2, 1, 0, 1),  # the failed request was answered with nothing to bill
-        ("gpt", "openai", 1, 2, 1, 0),
+        ("gpt", "openai", 1, 2 + 1, 1, 0),
     ]
-    assert [(t.input_tokens, t.output_tokens) for t in totals] == [(5, 2), (31, 10)]
+    # The title request after the first exchange (3 + 2 tokens) is billed with the first turn.
+    assert [(t.input_tokens, t.output_tokens) for t in totals] == [(5, 2), (31 + 3, 10 + 2)]
     assert all(isinstance(t, UsageTotal) and (t.app, t.key_id) == ("paid", key_id) for t in totals)
     assert all(t.duration_ms >= 0 for t in totals)
 

@@ -60,6 +60,7 @@ from aomi.sessions.model import (
     Session,
     Status,
 )
+from aomi.sessions.store import TitleCharge
 from aomi.sessions.titles import first_user_message, heuristic_title, needs_title
 from aomi.settings import Settings
 from aomi.timeutil import now_ms
@@ -388,11 +389,12 @@ class TurnRunner:
             s.title = heuristic_title(first_user_message(s))
             entries.append((TITLE_CHANGED, {"new_title": s.title}))
         entries.append((TURN_FINISHED, {"status": status.value}))
+        usage_id: int | None = None
         try:
             # The end, its events and its usage in one transaction, written before memory says so:
             # a client that sees the turn end can send at once, and finds the SystemError there.
             async with self.manager.logging_events(s, *entries) as events:
-                await self.manager.store.finish_turn(
+                usage_id = await self.manager.store.finish_turn(
                     s, proj.take_completed(), status, write, events, self._usage_row(turn, status)
                 )
                 turn.history.applied(write)
@@ -407,9 +409,10 @@ class TurnRunner:
                 # The database has not heard the end: once it is back, orphan recovery settles the
                 # turn, and says why; until then memory must not show what the database lacks.
                 self.manager.note_outage(s.id)
-        if by_model and turn.model is not None:
+        if by_model and turn.model is not None and usage_id is not None:
             answer = last_answer(history or [])
-            task = asyncio.create_task(self._title_by_model(s, turn.model, answer), name=f"title-{s.id}")
+            titling = self._title_by_model(s, turn.model, answer, usage_id)
+            task = asyncio.create_task(titling, name=f"title-{s.id}")
             self._titling.add(task)
             task.add_done_callback(self._titling.discard)
 
@@ -431,10 +434,12 @@ class TurnRunner:
         )
         return asdict(record)
 
-    async def _title_by_model(self, s: Session, model: Model, answer: str) -> None:
-        """A short title from the session's model; the heuristic one when it fails or is slow."""
+    async def _title_by_model(self, s: Session, model: Model, answer: str, usage_id: int) -> None:
+        """A short title from the session's model; the heuristic one when it fails or is slow.
+        The title request's tokens are added to the usage of the turn (``usage_id``) before it."""
         question = first_user_message(s)
         title: str | None = None
+        charge: TitleCharge | None = None
         try:
             async with asyncio.timeout(self.settings.title_timeout_seconds):
                 response = await model_request(
@@ -443,6 +448,7 @@ class TurnRunner:
                     model_settings=ModelSettings(max_tokens=TITLE_MAX_TOKENS),
                 )
             title = clean_title(response.text or "")
+            charge = TitleCharge(usage_id, response.usage.input_tokens, response.usage.output_tokens)
         except Exception as exc:
             log.info(
                 "session %s: the model gave no title (%s); using the heuristic", s.id, type(exc).__name__
@@ -450,7 +456,7 @@ class TurnRunner:
         title = title or heuristic_title(question)
         try:
             updated = now_ms()
-            if not await self.manager.store.set_auto_title(s.id, title, updated):
+            if not await self.manager.store.set_auto_title(s.id, title, updated, charge):
                 return  # titled by hand meanwhile
             s.title, s.updated_ms = title, updated
             s.changed()

@@ -30,6 +30,15 @@ from aomi.sessions.user_state import Wallet
 from aomi.timeutil import now_ms
 
 
+@dataclass(frozen=True)
+class TitleCharge:
+    """The tokens of the model request that titled a session, billed to the turn before it."""
+
+    usage_id: int
+    input_tokens: int
+    output_tokens: int
+
+
 def _message_row(session_id: str, m: Message) -> dict[str, Any]:
     return {
         "session_id": session_id,
@@ -218,9 +227,10 @@ class SessionStore:
         history: HistoryWrite | None,
         events: Sequence[Event] = (),
         usage: Mapping[str, Any] | None = None,
-    ) -> None:
+    ) -> int | None:
         """Write the turn's end in one transaction: status, final message contents, the model
-        history's last rows, the end's events and the turn's usage row; release the lease."""
+        history's last rows, the end's events and the turn's usage row; release the lease.
+        The usage row's id (None without one)."""
         values = _session_values(s)
         values.update(status=status.value, lease_owner=None, lease_expires_ms=None)
         async with self.engine.begin() as conn:
@@ -228,8 +238,10 @@ class SessionStore:
             await self._write_history(conn, s.id, history)
             await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
             await self._insert_events(conn, s.id, events)
-            if usage is not None:
-                await conn.execute(t.usage.insert().values(**usage))
+            if usage is None:
+                return None
+            inserted = await conn.execute(t.usage.insert().values(**usage).returning(t.usage.c.id))
+            return int(inserted.scalar_one())
 
     async def save_progress(
         self, session_id: str, msgs: Iterable[Message], history: HistoryWrite | None
@@ -362,8 +374,11 @@ class SessionStore:
         if not result.rowcount:
             raise _gone(s.id)
 
-    async def set_auto_title(self, session_id: str, title: str, updated_ms: int) -> bool:
-        """An automatic title, unless someone titled the session by hand meanwhile (False then)."""
+    async def set_auto_title(
+        self, session_id: str, title: str, updated_ms: int, charge: TitleCharge | None = None
+    ) -> bool:
+        """An automatic title, unless someone titled the session by hand meanwhile (False then).
+        ``charge``: the model request that wrote it, added to its turn's usage row either way."""
         c = t.sessions.c
         async with self.engine.begin() as conn:
             result = await conn.execute(
@@ -371,6 +386,17 @@ class SessionStore:
                 .where(c.id == session_id, c.title_manual.is_(False))
                 .values(title=title, updated_ms=updated_ms)
             )
+            if charge is not None:
+                u = t.usage.c
+                await conn.execute(
+                    update(t.usage)
+                    .where(u.id == charge.usage_id)
+                    .values(
+                        requests=u.requests + 1,
+                        input_tokens=u.input_tokens + charge.input_tokens,
+                        output_tokens=u.output_tokens + charge.output_tokens,
+                    )
+                )
         return bool(result.rowcount)
 
     async def delete(self, session_id: str) -> None:
