@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +38,7 @@ from pydantic_ai.messages import (
     TextPart,
     TextPartDelta,
 )
-from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse, override_allow_model_requests
+from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
 from pydantic_ai.models.anthropic import AnthropicModel
 from pydantic_ai.models.google import GoogleModel
 from pydantic_ai.models.groq import GroqModel
@@ -53,7 +53,7 @@ from pydantic_ai.tools import RunContext
 from aomi.agent.providers import build_model
 from aomi.agent.specs import ModelSpec
 from aomi.errors import ModelConfigError
-from tests.support.providers import FakeProvider, Reply, ToolCall, fake_provider
+from tests.support.providers import FakeProvider, Reply, ToolCall
 
 KEY = "sk-test-secret-4242"
 
@@ -81,16 +81,7 @@ WIRES = [
 wires = pytest.mark.parametrize("w", WIRES, ids=[w.provider for w in WIRES])
 
 
-@pytest.fixture(autouse=True)
-def allow_model_requests() -> Iterator[None]:
-    with override_allow_model_requests(True):
-        yield
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeProvider]:
-    with fake_provider() as provider:
-        yield provider
+pytestmark = pytest.mark.usefixtures("allow_model_requests")
 
 
 @pytest_asyncio.fixture

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from pydantic_ai.models import override_allow_model_requests
 from sqlalchemy import select
 
 from aomi.agent.models import default_model_registry
@@ -22,7 +21,7 @@ from aomi.settings import Settings
 from aomi.usage import UsageTotal
 from tests.support.harness import Harness, headers, new_id, poll, running, write_app
 from tests.support.price_server import FakePriceApi
-from tests.support.providers import FakeProvider, Reply, SeenRequest, ToolCall, fake_provider
+from tests.support.providers import FakeProvider, Reply, SeenRequest, ToolCall
 
 SERVER_KEY = "sk-server-" + "S3rv" * 10
 CLIENT_KEY = "sk-client-" + "C1nt" * 10
@@ -38,18 +37,6 @@ PRICE_CALL = ToolCall("get_token_price", {"symbol": "ETH"})
 PRICE_RESULT = "ETH price: $3,456.78 USD"
 TOOL_MESSAGE = ["get_token_price(symbol=ETH)", PRICE_RESULT]
 labels = pytest.mark.parametrize("label", list(MODELS))
-
-
-@pytest.fixture(autouse=True)
-def allow_model_requests() -> Iterator[None]:
-    with override_allow_model_requests(True):
-        yield
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeProvider]:
-    with fake_provider() as provider:
-        yield provider
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from aomi.errors import ModelConfigError
 
 if TYPE_CHECKING:
     import httpx2
+    from openai import AsyncOpenAI
     from pydantic_ai.messages import ModelMessage
     from pydantic_ai.models import Model, ModelRequestParameters, StreamedResponse
     from pydantic_ai.models.google import GoogleModel
@@ -61,34 +62,35 @@ def build_model(
         raise ModelConfigError(f"model {spec.label} ({spec.describe()}): {exc.message}") from None
 
 
-def _openai(spec: ModelSpec, api_key: str, http_client: httpx2.AsyncClient, timeout: float) -> Model:
+def _openai_client(
+    base_url: str, api_key: str, http_client: httpx2.AsyncClient, timeout: float
+) -> AsyncOpenAI:
+    """The OpenAI SDK client of the OpenAI, OpenRouter and openai-compatible models."""
     from openai import AsyncOpenAI
+
+    return AsyncOpenAI(
+        api_key=api_key, base_url=base_url, http_client=http_client, max_retries=0, timeout=timeout
+    )
+
+
+def _openai(spec: ModelSpec, api_key: str, http_client: httpx2.AsyncClient, timeout: float) -> Model:
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.providers.openai import OpenAIProvider
 
-    client = AsyncOpenAI(
-        api_key=api_key,
-        base_url=spec.base_url or OPENAI_BASE_URL,
-        http_client=http_client,
-        max_retries=0,
-        timeout=timeout,
-    )
+    client = _openai_client(spec.base_url or OPENAI_BASE_URL, api_key, http_client, timeout)
     return OpenAIChatModel(spec.model, provider=OpenAIProvider(openai_client=client))
 
 
 def _openai_compatible(
     spec: ModelSpec, api_key: str, http_client: httpx2.AsyncClient, timeout: float
 ) -> Model:
-    from openai import AsyncOpenAI
     from pydantic_ai.models.openai import OpenAIChatModel
     from pydantic_ai.profiles.openai import OpenAIModelProfile
     from pydantic_ai.providers.openai_compatible import OpenAICompatibleProvider
 
     if spec.base_url is None:
         raise ModelConfigError(f"model {spec.label}: openai-compatible needs a base URL")
-    client = AsyncOpenAI(
-        api_key=api_key, base_url=spec.base_url, http_client=http_client, max_retries=0, timeout=timeout
-    )
+    client = _openai_client(spec.base_url, api_key, http_client, timeout)
     provider = OpenAICompatibleProvider(
         OPENAI_COMPATIBLE_NAME,
         openai_client=client,
@@ -99,7 +101,6 @@ def _openai_compatible(
 
 
 def _openrouter(spec: ModelSpec, api_key: str, http_client: httpx2.AsyncClient, timeout: float) -> Model:
-    from openai import AsyncOpenAI
     from pydantic_ai.models.openrouter import OpenRouterModel
     from pydantic_ai.providers.openrouter import OpenRouterProvider
 
@@ -109,13 +110,7 @@ def _openrouter(spec: ModelSpec, api_key: str, http_client: httpx2.AsyncClient, 
         def base_url(self) -> str:
             return str(self.client.base_url)
 
-    client = AsyncOpenAI(
-        api_key=api_key,
-        base_url=spec.base_url or OPENROUTER_BASE_URL,
-        http_client=http_client,
-        max_retries=0,
-        timeout=timeout,
-    )
+    client = _openai_client(spec.base_url or OPENROUTER_BASE_URL, api_key, http_client, timeout)
     return OpenRouterModel(spec.model, provider=_Provider(openai_client=client))
 
 
