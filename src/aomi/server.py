@@ -110,6 +110,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             usage=UsageStore(engine),
         )
         app.state.services = services
+        models.preload()  # provider SDKs import in a thread while the server starts serving
         recovered = await manager.recover_orphans()
         if recovered:
             log.warning("marked %d orphaned turn(s) interrupted", recovered)

@@ -50,7 +50,7 @@ from pydantic_ai.run import AgentRunResultEvent
 from pydantic_ai.settings import ModelSettings
 from pydantic_ai.tools import RunContext
 
-from aomi.agent.providers import build_model
+from aomi.agent.providers import build_model, preload
 from aomi.agent.specs import ModelSpec
 from aomi.errors import ModelConfigError
 from tests.support.providers import FakeProvider, Reply, ToolCall
@@ -400,3 +400,39 @@ def test_importing_the_module_imports_no_provider_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30)
     assert out.stdout.strip() == "[]"
+
+
+PRELOADED = [
+    ModelSpec("a", "openai", "gpt-4o"),
+    ModelSpec("b", "openai-compatible", "qwen3", "http://127.0.0.1:9/v1"),
+    ModelSpec("c", "openrouter", "anthropic/claude-sonnet-4.5"),
+    ModelSpec("d", "anthropic", "claude-haiku-4-5"),
+    ModelSpec("e", "google", "gemini-2.5-flash"),
+    ModelSpec("f", "groq", "llama-3.3-70b-versatile"),
+    ModelSpec("g", "mistral", "mistral-large-latest"),
+]
+
+
+@pytest.mark.parametrize("spec", PRELOADED, ids=[s.provider for s in PRELOADED])
+def test_after_preload_building_the_model_imports_nothing(spec: ModelSpec) -> None:
+    # A fresh interpreter: only there does the first build import anything.
+    code = (
+        "import sys, httpx2\n"
+        "from aomi.agent.providers import build_model, preload\n"
+        "from aomi.agent.specs import ModelSpec\n"
+        f"spec = ModelSpec({spec.label!r}, {spec.provider!r}, {spec.model!r}, {spec.base_url!r})\n"
+        "client = httpx2.AsyncClient()\n"
+        "preload([spec], client)\n"
+        "before = set(sys.modules)\n"
+        "build_model(spec, api_key='k', http_client=client, timeout=5.0)\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
+
+
+async def test_preload_skips_a_spec_that_cannot_be_built(http: httpx2.AsyncClient) -> None:
+    bad = ModelSpec("r", "openrouter", "gpt-4o")  # OpenRouter names need their `vendor/` prefix
+    with pytest.raises(ModelConfigError):
+        build_model(bad, api_key=KEY, http_client=http, timeout=5)
+    preload([bad, ModelSpec("a", "anthropic", "claude-haiku-4-5")], http)  # raises nothing

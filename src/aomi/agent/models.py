@@ -147,6 +147,25 @@ class ModelRegistry:
         self.retries = retries
         self._built: OrderedDict[tuple[str, str], Model] = OrderedDict()
         self._http: httpx2.AsyncClient | None = None
+        self._preloaded: asyncio.Future[None] | None = None
+
+    def preload(self) -> asyncio.Future[None]:
+        """Import what the configured models need in a thread, once (started at start-up); a turn
+        awaits it before its model is built, so no import runs on the event loop."""
+        if self._preloaded is None:
+            from aomi.agent.providers import preload
+
+            specs = list(self._specs.values())
+            self._preloaded = asyncio.ensure_future(asyncio.to_thread(preload, specs, self._client()))
+        return self._preloaded
+
+    def _client(self) -> httpx2.AsyncClient:
+        """The HTTP client every provider model shares."""
+        if self._http is None:
+            import httpx2
+
+            self._http = httpx2.AsyncClient(timeout=self.timeout)
+        return self._http
 
     def register(self, label: str, model: Model) -> None:
         """A fixed model under ``label`` (the offline model; tests' scripted models)."""
@@ -214,11 +233,7 @@ class ModelRegistry:
         if model is None:
             from aomi.agent.providers import build_model
 
-            if self._http is None:
-                import httpx2
-
-                self._http = httpx2.AsyncClient(timeout=self.timeout)
-            built = build_model(spec, api_key=key, http_client=self._http, timeout=self.timeout)
+            built = build_model(spec, api_key=key, http_client=self._client(), timeout=self.timeout)
             model = RetryingModel(built, self.retries)
             self._built[cache_key] = model
             if len(self._built) > BUILT_CACHE_SIZE:

@@ -281,6 +281,8 @@ class TurnRunner:
         s = turn.session
         spec = self.models.spec(turn.model_label)
         turn.provider = self.models.provider_of(turn.model_label)
+        if spec is not None:
+            await asyncio.shield(self.models.preload())  # shared by every turn: never cancelled
         if spec is not None and self.provider_keys is not None:
             turn.api_key = await self.provider_keys.key_for(owner_of(s), spec.provider)
         if spec is not None and turn.api_key is None and not spec.has_server_key:
