@@ -15,27 +15,12 @@ import asyncio
 import json
 import statistics
 import tempfile
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-from bench.common import AOMI, aomi_env, free_port, process
-
-
-class _Prices(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = json.dumps({"ethereum": {"usd": 3456.78}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+from bench.common import AOMI, aomi_env, free_port, health, price_api, process
 
 
 async def turns(url: str, message: str, count: int) -> list[float]:
@@ -56,16 +41,6 @@ async def turns(url: str, message: str, count: int) -> list[float]:
     return samples
 
 
-async def health(url: str, count: int) -> list[float]:
-    samples = []
-    async with httpx.AsyncClient(base_url=url) as client:
-        for _ in range(count):
-            started = time.perf_counter()
-            (await client.get("/health")).raise_for_status()
-            samples.append((time.perf_counter() - started) * 1000)
-    return samples
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=50)
@@ -73,12 +48,9 @@ def main() -> None:
         "--database-url", default=None, help="default: a SQLite file in a temporary directory"
     )
     args = parser.parse_args()
-    prices = ThreadingHTTPServer(("127.0.0.1", 0), _Prices)
-    threading.Thread(target=prices.serve_forever, daemon=True).start()
-    with tempfile.TemporaryDirectory() as tmp:
+    with price_api() as prices, tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        price_api = f"http://127.0.0.1:{prices.server_address[1]}"
-        env = aomi_env(tmp, port, args.database_url, price_api_url=price_api)
+        env = aomi_env(tmp, port, args.database_url, price_api_url=prices)
         url = f"http://127.0.0.1:{port}"
         with process([AOMI, "serve"], env, url):
             asyncio.run(turns(url, "hello", 5))  # warm-up
@@ -93,7 +65,6 @@ def main() -> None:
                 samples = sorted(asyncio.run(turns(url, message, args.turns)))
                 med, p90 = statistics.median(samples), samples[int(len(samples) * 0.9)]
                 print(f"{label:<28} {med:>7.2f}ms {p90:>7.2f}ms {med / base:>17.1f}")
-    prices.shutdown()
 
 
 if __name__ == "__main__":

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 AOMI = str(Path(sys.executable).parent / "aomi")
+POSTGRES = "postgres@127.0.0.1:5432"
+"""The local PostgreSQL server (trust auth) that `postgres_database` creates databases on."""
 
 
 def free_port() -> int:
@@ -47,7 +55,7 @@ def baseline_command(app: str, port: int) -> list[str]:
 
 
 @contextmanager
-def process(cmd: list[str], env: dict[str, str], url: str) -> Iterator[None]:
+def process(cmd: list[str], env: dict[str, str], url: str) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server until the block ends; ready once its /health answers."""
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     try:
@@ -61,7 +69,64 @@ def process(cmd: list[str], env: dict[str, str], url: str) -> Iterator[None]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"server did not start: {' '.join(cmd)}")
             time.sleep(0.1)
-        yield
+        yield proc
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+class _Prices(BaseHTTPRequestHandler):
+    disable_nagle_algorithm = True  # headers and body are two writes: no delayed-ACK stall between them
+
+    def do_GET(self) -> None:
+        body = json.dumps({"ethereum": {"usd": 3456.78}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def price_api() -> Iterator[str]:
+    """A local CoinGecko-compatible price API (ETH at $3,456.78 whatever is asked); yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Prices)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def health(url: str, count: int) -> list[float]:
+    """Milliseconds of ``count`` sequential GET /health round trips: the baseline."""
+    samples = []
+    async with httpx.AsyncClient(base_url=url) as client:
+        for _ in range(count):
+            started = time.perf_counter()
+            (await client.get("/health")).raise_for_status()
+            samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def _postgres(statement: str) -> None:
+    conn = await asyncpg.connect(f"postgresql://{POSTGRES}/postgres")
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL, dropped afterwards; yields its SQLAlchemy URL."""
+    name = f"aomi_bench_{secrets.token_hex(4)}"
+    asyncio.run(_postgres(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://{POSTGRES}/{name}"
+    finally:
+        asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -244,6 +244,7 @@ class _Disconnected(Exception):
 class _Handler(BaseHTTPRequestHandler):
     fake: ClassVar[FakeProvider]
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # small stream writes go out at once, not after a delayed ACK
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # keep test output quiet
