@@ -436,3 +436,44 @@ async def test_preload_skips_a_spec_that_cannot_be_built(http: httpx2.AsyncClien
     with pytest.raises(ModelConfigError):
         build_model(bad, api_key=KEY, http_client=http, timeout=5)
     preload([bad, ModelSpec("a", "anthropic", "claude-haiku-4-5")], http)  # raises nothing
+
+
+async def test_chat_requests_skip_the_sdk_transform_and_send_the_same_body(
+    fake: FakeProvider, http: httpx2.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openai.resources.chat.completions.completions as sdk
+    from openai import AsyncOpenAI
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    transformed: list[int] = []  # the number of messages each transformed body held
+    original = getattr(sdk, "async_maybe_transform")  # noqa: B009 (not re-exported, for mypy)
+
+    async def spy(data: Any, expected_type: Any) -> Any:
+        transformed.append(len(data["messages"]))
+        return await original(data, expected_type)
+
+    monkeypatch.setattr(sdk, "async_maybe_transform", spy)
+
+    fake.script[:] = [
+        Reply(text=["Checking."], tool_calls=[ToolCall("get_balance", {"addr": "0xabc"})]),
+        Reply(text=["It is 42."]),
+    ] * 4  # two runs of two requests, for each model
+    ours = model_for(WIRES[0], fake.openai_base_url, http)
+    stock = OpenAIChatModel(
+        "gpt-4o",
+        provider=OpenAIProvider(
+            openai_client=AsyncOpenAI(
+                api_key=KEY, base_url=fake.openai_base_url, http_client=http, max_retries=0
+            )
+        ),
+    )
+    for model in (ours, stock):
+        agent = balance_agent(model, [])
+        first = await agent.run("What is my balance?")
+        await agent.run("And now?", message_history=first.all_messages())
+    mine, theirs = fake.requests[:4], fake.requests[4:]
+    assert len(mine) == len(theirs) == 4
+    assert [r.body for r in mine] == [r.body for r in theirs]
+    assert mine[-1].body["tools"] and len(mine[-1].body["messages"]) == 7
+    assert transformed == [0, 0, 0, 0, 1, 3, 5, 7]  # ours first: their messages never transformed
+    assert {(r.auth(), r.path) for r in mine} == {(KEY, "/v1/chat/completions")}
