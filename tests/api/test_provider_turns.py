@@ -7,6 +7,7 @@ turn with a clear `SystemError`, a client's own key replaces the server's, usage
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -190,6 +191,10 @@ FAILURES = {
     "500": (Reply(status=500), "had a server error (HTTP 500)"),
     "429": (Reply(status=429), "is rate limiting or out of quota (HTTP 429); try again later"),
     "timeout": (Reply(text=["late"], first_byte_delay=3.0), "did not answer in time"),
+    "too-long": (
+        Reply(status=400),
+        "refused the request: the conversation is too long for the model (HTTP 400)",
+    ),
 }
 
 
@@ -369,13 +374,50 @@ async def test_the_model_titles_the_session_but_never_over_a_manual_title(
         assert r.status_code == 200, r.text
         gate.set()
         await server.wait_idle(manual, app=APP)
-        fake.title = ""  # an empty answer would fall back to the heuristic title
+        fake.title = ""  # an empty answer falls back to the heuristic title
         third = new_id()
         await turn(server, third, "Explain gas fees to me in detail")
         heuristic = await poll(
             lambda: server.client.get(f"/api/sessions/{third}"), lambda b: b["title"] != "New Chat"
         )
+        fake.title, fake.title_status = "Never shown", 500  # and so does a failed title request
+        fourth = new_id()
+        await turn(server, fourth, "How do bridges between chains work?")
+        failed = await poll(
+            lambda: server.client.get(f"/api/sessions/{fourth}"), lambda b: b["title"] != "New Chat"
+        )
         info = (await server.client.get(f"/api/sessions/{manual}")).json()
     assert info["title"] == "Mine"
-    assert len(fake.title_requests) == 2  # none for the session titled by hand
+    assert len(fake.title_requests) == 3  # none for the session titled by hand
     assert heuristic["title"] == "Explain gas fees to me in"
+    assert failed["title"] == "How do bridges between chains work"
+
+
+async def test_an_unreachable_provider_and_an_unknown_failure_are_named(
+    provider_settings: Settings, fake: FakeProvider
+) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dead = provider_settings.model_copy(
+        update={
+            "models": f"{provider_settings.models},local=openai-compatible:qwen3@http://127.0.0.1:{port}/v1"
+        }
+    )
+    write_app(dead.apps_dir, "local", public=True, models=("local",))
+    async with serve(dead) as server:
+        body = await turn(server, new_id(), "hello", app="local")
+    assert body["system_events"] == [
+        {
+            "SystemError": "The model provider openai-compatible (model local) could not be reached. "
+            "The turn was stopped."
+        }
+    ]
+    # A failure of no known kind says what the provider said, without any key in it.
+    fake.script[:] = [Reply(status=404, error_message=f"no such model for key {SERVER_KEY}")]
+    async with serve(dead) as server:
+        body = await turn(server, new_id(), "hello")
+    [event] = body["system_events"]
+    assert event["SystemError"].startswith("The model provider openai (model gpt) failed (HTTP 404): ")
+    assert "no such model for key [redacted]" in event["SystemError"]
+    assert SERVER_KEY not in event["SystemError"]

@@ -191,6 +191,8 @@ class FakeProvider:
     requests: list[SeenRequest] = field(default_factory=list)
     title: str = "Scripted title"
     """The answer to every title request."""
+    title_status: int = 200
+    """Not 200: title requests fail with this status instead."""
     title_requests: list[SeenRequest] = field(default_factory=list)
     disconnects: int = 0
     """Responses the client abandoned before the server finished sending them (while streaming,
@@ -214,7 +216,7 @@ class FakeProvider:
         with self._lock:
             if seen.is_title:
                 self.title_requests.append(seen)
-                return Reply(text=[self.title], input_tokens=3, output_tokens=2)
+                return Reply(text=[self.title], input_tokens=3, output_tokens=2, status=self.title_status)
             self.requests.append(seen)
             return self.script.pop(0) if self.script else Reply(text=["ok"])
 
