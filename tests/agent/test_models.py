@@ -60,7 +60,8 @@ async def test_a_plain_request_is_retried_with_backoff_until_the_budget_is_spent
     failures[:] = [ModelHTTPError(500, "m")] * 4
     with pytest.raises(ModelHTTPError):
         await Agent(model).run("hi")
-    assert slept[2:] == [0.5, 1.0] and len(failures) == 1  # one try and two retries: the fourth failure is never reached
+    # One try and two retries: the fourth failure is never reached.
+    assert slept[2:] == [0.5, 1.0] and len(failures) == 1
 
     failures[:] = [ModelHTTPError(401, "m")]
     with pytest.raises(ModelHTTPError):
