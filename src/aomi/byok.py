@@ -179,16 +179,20 @@ class ProviderKeys:
         self.store = store
         self.sealer = sealer
 
-    def _opens(self, stored: StoredKey) -> str | None:
+    def opened(self, provider: str, ciphertext: str) -> str | None:
+        """A sealed key in plaintext; None (logged, never fatal) when it no longer decrypts."""
         try:
-            return self.sealer.open(stored.ciphertext)
+            return self.sealer.open(ciphertext)
         except UnsealError:
             log.warning(
                 "a saved %s key cannot be decrypted (AOMI_SECRET_KEY changed?); it is ignored "
                 "until its owner saves it again",
-                stored.provider,
+                provider,
             )
             return None
+
+    def _opens(self, stored: StoredKey) -> str | None:
+        return self.opened(stored.provider, stored.ciphertext)
 
     def _entry(self, stored: StoredKey, active: bool) -> ProviderKeyEntry:
         return ProviderKeyEntry(

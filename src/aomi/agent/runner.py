@@ -193,11 +193,17 @@ class TurnRunner:
             lease_owner=self.manager.owner,
             updated_ms=now_ms(),
         )
+        # The client's own key for the model's provider is read in the claiming transaction.
+        spec = self.models.spec(after.model) if after.model in self.models else None
+        keys = self.provider_keys if spec is not None else None
+        byok = (owner_of(after), spec.provider) if spec is not None and keys is not None else None
         s.starting = True  # a second chat here is refused at once, not by the database
         try:
             async with self.manager.logging_events(s, (TURN_STARTED, {})) as events:
-                history = await self.manager.store.begin_turn(after, user_msg, self.manager.leases, events)
-                if history is None:
+                begun = await self.manager.store.begin_turn(
+                    after, user_msg, self.manager.leases, events, byok
+                )
+                if begun is None:
                     raise SessionBusy("a turn is already running in this session (on another server)")
                 for name, value in (changes or {}).items():
                     setattr(s, name, value)
@@ -205,7 +211,10 @@ class TurnRunner:
                 s.add_message(user_msg)
         finally:
             s.starting = False
-        s.task = asyncio.create_task(self._run(s, text, key_id, history), name=f"turn-{s.id}")
+        turn = TurnState(s, text, key_id, after.model, "", HistoryLog(begun.history))
+        if keys is not None and spec is not None and begun.sealed_key is not None:
+            turn.api_key = keys.opened(spec.provider, begun.sealed_key)
+        s.task = asyncio.create_task(self._run(turn), name=f"turn-{s.id}")
 
     async def interrupt(self, s: Session) -> None:
         """Cancel the running turn (model call and tools) and wait until its end is written."""
@@ -224,9 +233,9 @@ class TurnRunner:
             task.cancel()
         await asyncio.gather(*self._titling, return_exceptions=True)
 
-    async def _run(self, s: Session, text: str, key_id: str | None, stored: list[str]) -> None:
+    async def _run(self, turn: TurnState) -> None:
+        s = turn.session
         proj = TurnProjection(s)
-        turn = TurnState(s, text, key_id, s.model, "", HistoryLog(stored))
         status: Status = Status.IDLE
         error: str | None = None
         history: list[ModelMessage] | None = None
@@ -277,14 +286,12 @@ class TurnRunner:
                 self._ending.discard(task)
 
     async def _model_for(self, turn: TurnState) -> Model:
-        """The turn's model, with the client's own key for its provider when it saved one."""
-        s = turn.session
+        """The turn's model, with the client's own key for its provider when it saved one (read
+        when the turn began)."""
         spec = self.models.spec(turn.model_label)
         turn.provider = self.models.provider_of(turn.model_label)
         if spec is not None:
             await asyncio.shield(self.models.preload())  # shared by every turn: never cancelled
-        if spec is not None and self.provider_keys is not None:
-            turn.api_key = await self.provider_keys.key_for(owner_of(s), spec.provider)
         if spec is not None and turn.api_key is None and not spec.has_server_key:
             raise AomiError(
                 f"The model {turn.model_label} needs a {spec.provider} API key: this server has none. "

@@ -31,6 +31,16 @@ from aomi.timeutil import now_ms
 
 
 @dataclass(frozen=True)
+class TurnStart:
+    """What a turn reads in the transaction that claims the session."""
+
+    history: list[str]
+    """The model history, as `SessionStore.model_history` returns it."""
+    sealed_key: str | None
+    """The client's BYOK key for the turn's provider, still encrypted (None: it has none)."""
+
+
+@dataclass(frozen=True)
 class TitleCharge:
     """The tokens of the model request that titled a session, billed to the turn before it."""
 
@@ -197,11 +207,16 @@ class SessionStore:
         return bool(result.rowcount)
 
     async def begin_turn(
-        self, s: Session, user_message: Message, leases: Leases, events: Sequence[Event] = ()
-    ) -> list[str] | None:
+        self,
+        s: Session,
+        user_message: Message,
+        leases: Leases,
+        events: Sequence[Event] = (),
+        byok: tuple[str, str] | None = None,
+    ) -> TurnStart | None:
         """Claim the session for a turn (see `leases`) and commit the user message and ``events``,
-        atomically; returns the model history (as `model_history` does) read in the same
-        transaction.
+        atomically; returns the model history and, for ``byok`` = (owner, provider), that owner's
+        sealed key, both read in the same transaction.
 
         None when another owner holds a live lease on a processing session (nothing written).
         """
@@ -217,7 +232,16 @@ class SessionStore:
                 return None
             await conn.execute(t.messages.insert().values(**_message_row(s.id, user_message)))
             await self._insert_events(conn, s.id, events)
-            return await self._model_history(conn, s.id)
+            history = await self._model_history(conn, s.id)
+            sealed_key: str | None = None
+            if byok is not None:
+                k = t.provider_keys.c
+                owner, provider = byok
+                found = await conn.execute(
+                    select(k.ciphertext).where(k.owner == owner, k.provider == provider)
+                )
+                sealed_key = found.scalar()
+            return TurnStart(history, sealed_key)
 
     async def finish_turn(
         self,
