@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -87,3 +88,18 @@ def server(env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
     proc.start()
     yield proc
     proc.stop()
+
+
+def wait_idle(url: str, sid: str, app: str | None = None, key: str | None = None) -> dict[str, Any]:
+    """Poll `GET /api/state` until the session's turn has ended (15 s at most); its snapshot."""
+    headers = {"X-Session-Id": sid, **({"AOMI-APP-KEY": key} if key else {})}
+    params = {"app": app} if app else {}
+    deadline = time.monotonic() + 15
+    while True:
+        r = httpx.get(f"{url}/api/state", params=params, headers=headers)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        if not body["is_processing"]:
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.02)

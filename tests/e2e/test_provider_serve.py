@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import AOMI, ServerProcess
+from tests.e2e.conftest import AOMI, ServerProcess, wait_idle
 from tests.support.providers import FakeProvider, Reply, ToolCall
 
 pytestmark = pytest.mark.e2e
@@ -33,18 +33,6 @@ def provider_env(env: dict[str, str], fake: FakeProvider) -> dict[str, str]:
     }
 
 
-def _idle(url: str, sid: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 15
-    while True:
-        r = httpx.get(f"{url}/api/state", headers={"X-Session-Id": sid})
-        assert r.status_code == 200, r.text
-        body: dict[str, Any] = r.json()
-        if not body["is_processing"]:
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.02)
-
-
 def _titled(url: str, sid: str, title: str) -> None:
     deadline = time.monotonic() + 15
     while httpx.get(f"{url}/api/sessions/{sid}").json()["title"] != title:
@@ -55,7 +43,7 @@ def _titled(url: str, sid: str, title: str) -> None:
 def _chat(url: str, sid: str, message: str) -> dict[str, Any]:
     r = httpx.post(f"{url}/api/chat", params={"message": message}, headers={"X-Session-Id": sid})
     assert r.status_code == 200, r.text
-    return _idle(url, sid)
+    return wait_idle(url, sid)
 
 
 def test_a_provider_turn_survives_a_restart_and_is_counted(

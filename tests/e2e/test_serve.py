@@ -18,7 +18,7 @@ from tests.support.price_server import FakePriceApi
 
 __all__ = ["price_api"]
 
-from tests.e2e.conftest import AOMI, ServerProcess
+from tests.e2e.conftest import AOMI, ServerProcess, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -43,22 +43,6 @@ def _curl(*args: str) -> tuple[int, dict[str, Any]]:
     return int(code), json.loads(body)
 
 
-def _wait_idle(url: str, sid: str, key: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 15
-    while True:
-        r = httpx.get(
-            f"{url}/api/state",
-            params={"app": "mycoindex"},
-            headers={"X-Session-Id": sid, "AOMI-APP-KEY": key},
-        )
-        assert r.status_code == 200, r.text
-        body: dict[str, Any] = r.json()
-        if not body["is_processing"]:
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.02)
-
-
 def test_seed_flow_with_curl_and_restart(server: ServerProcess, env: dict[str, str]) -> None:
     issued = _issue_key(env)
     key = issued["key"]
@@ -77,7 +61,7 @@ def test_seed_flow_with_curl_and_restart(server: ServerProcess, env: dict[str, s
     assert code == 200, body
     assert body["is_processing"] is True
     assert body["messages"][0]["content"] == "What is the price of ETH?"
-    done = _wait_idle(server.url, sid, key)
+    done = wait_idle(server.url, sid, "mycoindex", key)
     turn_seconds = time.monotonic() - started
     answer = done["messages"][-1]
     assert answer["sender"] == "agent" and "3,456.78" in answer["content"]
@@ -94,7 +78,7 @@ def test_seed_flow_with_curl_and_restart(server: ServerProcess, env: dict[str, s
     # Restart: the session comes back from the database.
     server.stop()
     server.start()
-    again = _wait_idle(server.url, sid, key)
+    again = wait_idle(server.url, sid, "mycoindex", key)
     assert again["messages"] == done["messages"]
 
     # A revocation by the CLI (another process) reaches the running server.
@@ -140,7 +124,7 @@ def test_a_killed_server_leaves_no_session_processing(
     price_api.delay = 0.0
     server.start()
     try:
-        body = _wait_idle(server.url, sid, key)
+        body = wait_idle(server.url, sid, "mycoindex", key)
         assert body["status"] == "interrupted"
         assert body["messages"][0]["content"] == "price of ETH"
         assert not any(m["is_streaming"] for m in body["messages"])
