@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pydantic_ai
 import uvicorn
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -66,6 +67,7 @@ async def _maintenance(services: Services) -> None:
 def create_app(settings: Settings | None = None, *, models: ModelRegistry | None = None) -> FastAPI:
     """Build the application. App manifests are loaded here, so a bad one stops start-up at once."""
     settings = settings or Settings()
+    pydantic_ai.BANNER_ENABLED = False  # the server's output is the operator's: no first-run banner
     models = models or default_model_registry(settings)
     for line in report_missing_keys(models):
         log.warning("%s", line)
