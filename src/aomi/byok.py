@@ -2,7 +2,8 @@
 
 The owner is the session's client id, or ``session:<id>`` for a session without one
 (`owner_of`). Only the ciphertext and a short display prefix reach the database; the plaintext
-leaves this module only through `ProviderKeys.key_for`, for the turn that calls the provider.
+leaves this module only through `ProviderKeys.opened` (a turn's key, read sealed in the turn's
+claiming transaction) and `ProviderKeys.key_for` (the same by owner).
 """
 
 from __future__ import annotations

@@ -10,11 +10,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import case, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aomi.db.tables import usage
-
-IDLE = "idle"
+from aomi.sessions.model import Status
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,13 @@ class TurnUsage:
     status: str
     duration_ms: int
     created_ms: int
+
+
+async def insert_usage(conn: AsyncConnection, u: TurnUsage) -> int:
+    """Write one turn's usage row in the caller's transaction (a turn's end writes it with the rest);
+    the row's id."""
+    inserted = await conn.execute(insert(usage).values(**asdict(u)).returning(usage.c.id))
+    return int(inserted.scalar_one())
 
 
 @dataclass(frozen=True)
@@ -60,9 +66,10 @@ class UsageStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def record(self, u: TurnUsage) -> None:
+    async def record(self, u: TurnUsage) -> int:
+        """Write one turn's usage in a transaction of its own; the row's id."""
         async with self.engine.begin() as conn:
-            await conn.execute(insert(usage).values(**asdict(u)))
+            return await insert_usage(conn, u)
 
     async def totals(
         self,
@@ -84,7 +91,7 @@ class UsageStore:
             func.sum(c.input_tokens),
             func.sum(c.output_tokens),
             func.sum(c.tool_calls),
-            func.sum(case((c.status != IDLE, 1), else_=0)),
+            func.sum(case((c.status != Status.IDLE.value, 1), else_=0)),
             func.sum(c.duration_ms),
         ).group_by(*groups)
         if app is not None:

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
@@ -425,9 +425,9 @@ class TurnRunner:
             self._titling.add(task)
             task.add_done_callback(self._titling.discard)
 
-    def _usage_row(self, turn: TurnState, status: Status) -> dict[str, Any]:
+    def _usage_row(self, turn: TurnState, status: Status) -> TurnUsage:
         u = turn.usage
-        record = TurnUsage(
+        return TurnUsage(
             app=turn.session.app,
             key_id=turn.key_id,
             session_id=turn.session.id,
@@ -441,7 +441,6 @@ class TurnRunner:
             duration_ms=round((time.monotonic() - turn.started) * 1000),
             created_ms=now_ms(),
         )
-        return asdict(record)
 
     async def _title_by_model(self, s: Session, model: Model, answer: str, usage_id: int) -> None:
         """A short title from the session's model; the heuristic one when it fails or is slow.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from aomi.sessions.model import (
 )
 from aomi.sessions.user_state import Wallet
 from aomi.timeutil import now_ms
+from aomi.usage import TurnUsage, insert_usage
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,7 @@ class SessionStore:
         status: Status,
         history: HistoryWrite | None,
         events: Sequence[Event] = (),
-        usage: Mapping[str, Any] | None = None,
+        usage: TurnUsage | None = None,
     ) -> int | None:
         """Write the turn's end in one transaction: status, final message contents, the model
         history's last rows, the end's events and the turn's usage row; release the lease.
@@ -262,10 +263,7 @@ class SessionStore:
             await self._write_history(conn, s.id, history)
             await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
             await self._insert_events(conn, s.id, events)
-            if usage is None:
-                return None
-            inserted = await conn.execute(t.usage.insert().values(**usage).returning(t.usage.c.id))
-            return int(inserted.scalar_one())
+            return await insert_usage(conn, usage) if usage is not None else None
 
     async def save_progress(
         self, session_id: str, msgs: Iterable[Message], history: HistoryWrite | None
