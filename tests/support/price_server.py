@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.serving import in_thread
+
 API_PREFIX = "/api/v3"
 
 
@@ -80,15 +82,5 @@ def run_price_server(prices: dict[str, float] | None = None) -> Iterator[FakePri
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     api.url = f"http://127.0.0.1:{server.server_address[1]}{API_PREFIX}"
-    # A short poll interval: shutdown() waits for the serving loop to notice, up to one interval.
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-price-api", daemon=True
-    )
-    thread.start()
-    try:
+    with in_thread(server, "fake-price-api", api.stopping.set):
         yield api
-    finally:
-        api.stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()

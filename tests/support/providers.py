@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Literal, cast
 from urllib.parse import parse_qs, urlsplit
 
 from aomi.agent.runner import TITLE_PROMPT
+from tests.support.serving import in_thread
 
 Wire = Literal["openai", "anthropic", "gemini"]
 TITLE_MARKER = TITLE_PROMPT.split(".")[0]
@@ -662,15 +663,10 @@ def fake_provider() -> Iterator[FakeProvider]:
     fake = FakeProvider()
     server = _Server(fake)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-provider", daemon=True
-    )
-    thread.start()
-    try:
+
+    def stop() -> None:
+        fake.stopping.set()  # held and slow answers give up
+        server.drop_connections()  # kept-alive handlers stop waiting for another request
+
+    with in_thread(server, "fake-provider", stop):
         yield fake
-    finally:
-        fake.stopping.set()
-        server.shutdown()
-        server.drop_connections()
-        server.server_close()
-        thread.join()
