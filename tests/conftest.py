@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aomi.db.engine import create_engine, upgrade
 from aomi.settings import Settings
+from tests.support.anvil import anvil_node, chain_fixture
 from tests.support.fixtures import allow_model_requests, fake
 
-__all__ = ["allow_model_requests", "fake"]
+__all__ = ["allow_model_requests", "anvil_node", "chain_fixture", "fake"]
 
 pai_models.ALLOW_MODEL_REQUESTS = False
 

@@ -73,6 +73,24 @@ class UnknownModel(AomiError):
     status, code = 400, "unknown_model"
 
 
+class UnknownChain(AomiError):
+    status, code = 400, "unknown_chain"
+
+
+class InvalidTransaction(AomiError):
+    status, code = 400, "invalid_transaction"
+
+
+class ChainUnavailable(AomiError):
+    """The chain's RPC failed or did not answer: the caller's request was fine, a dependency was not."""
+
+    status, code = 424, "chain_unavailable"
+
+
+class SimulationUnavailable(AomiError):
+    status, code = 424, "simulation_unavailable"
+
+
 class ManifestError(Exception):
     """An App manifest is invalid; the message names the file and the field."""
 
@@ -103,6 +121,10 @@ class DatabaseUnavailable(AomiError):
 
 class SecretKeyError(Exception):
     """The key-hashing secret is unusable (too short, or its file is open to other users)."""
+
+
+class ChainConfigError(Exception):
+    """`AOMI_RPC_URLS`, `AOMI_ENS_REGISTRIES` or `AOMI_TOKENS` is malformed; the message names it."""
 
 
 class ModelConfigError(Exception):

@@ -26,6 +26,7 @@ from aomi.api.openapi import install_openapi
 from aomi.api.sessions import NEXT_CURSOR_HEADER
 from aomi.apps.registry import load_registry
 from aomi.byok import SEALER_PURPOSE, ProviderKeys, ProviderKeyStore
+from aomi.chain.kit import ChainKit
 from aomi.crypto import Sealer
 from aomi.db.engine import create_engine, current_revision, head_revision, upgrade
 from aomi.keys.store import KeyStore
@@ -59,6 +60,7 @@ async def _maintenance(services: Services) -> None:
             running = [s.id for s in manager.running()]
             await manager.leases.renew(running)
             await services.manager.recover_orphans()
+            await services.runner.expire_parked()
             services.manager.evict()
         except Exception:
             log.exception("maintenance pass failed; retrying in %.1f s", interval)
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
     for line in report_missing_keys(models):
         log.warning("%s", line)
     apps = load_registry(settings.apps_dir, models)
+    chain = ChainKit.from_settings(settings)  # a malformed AOMI_RPC_URLS stops start-up here
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -89,7 +92,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         )
         http = httpx.AsyncClient(timeout=settings.tool_timeout_seconds)
         byok = ProviderKeys(ProviderKeyStore(engine), Sealer(secret, SEALER_PURPOSE))
-        runner = TurnRunner(manager, models, apps, settings, http, provider_keys=byok)
+        runner = TurnRunner(manager, models, apps, settings, http, chain, provider_keys=byok)
         services = Services(
             settings,
             engine,
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             head_revision(),
             provider_keys=byok,
             usage=UsageStore(engine),
+            chain=chain,
         )
         app.state.services = services
         models.preload()  # provider SDKs import in a thread while the server starts serving
@@ -126,6 +130,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
                 await maintenance
             await runner.shutdown()
             await models.aclose()
+            await chain.aclose()
             await verifier.aclose()
             await http.aclose()
             await engine.dispose()

@@ -11,6 +11,7 @@ from aomi.agent.runner import TurnRunner
 from aomi.api.auth import Authorizer
 from aomi.apps.registry import AppRegistry
 from aomi.byok import ProviderKeys
+from aomi.chain.kit import ChainKit
 from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
 from aomi.sessions.manager import SessionManager
@@ -37,3 +38,4 @@ class Services:
     """The migration revision this code expects (`/ready` checks the database holds it)."""
     provider_keys: ProviderKeys
     usage: UsageStore
+    chain: ChainKit

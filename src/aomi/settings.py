@@ -174,6 +174,55 @@ class Settings(BaseSettings):
     wallet_token_seconds: float = Field(
         default=3600.0, gt=0, description="How long a wallet token from `POST /api/wallet/verify` is valid."
     )
+    rpc_urls: str = Field(
+        default="",
+        description="JSON-RPC endpoints per chain id, comma-separated `chain_id=url` pairs, e.g. "
+        "`1=https://eth.example.com,8453=https://base.example.com,31337=http://127.0.0.1:8545`. "
+        "Chain tools on a chain without one answer that it is not configured.",
+    )
+    default_chain_id: int = Field(
+        default=1,
+        gt=0,
+        description="The chain tools use when the session's wallet names none and the user names none.",
+    )
+    rpc_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time limit of one JSON-RPC request to a chain."
+    )
+    ens_registries: str = Field(
+        default="",
+        description="ENS registry addresses per chain id beyond the built-in ones (the canonical "
+        "registry on 1 and 11155111), as `chain_id=address` pairs, e.g. `31337=0x5FbD...`.",
+    )
+    tokens: str = Field(
+        default="",
+        description="ERC-20 symbols tools may use beyond the built-in list, as comma-separated "
+        "`chain_id:SYMBOL=address` entries, e.g. `31337:TUSD=0x5FbD...`.",
+    )
+    wallet_request_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a wallet request (a transaction or a typed-data signature) waits for "
+        "the wallet's answer; then the agent reports that it expired.",
+    )
+    receipt_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a resumed turn waits for a confirmed transaction's receipt on chain.",
+    )
+    anvil_path: str | None = Field(
+        default=None,
+        description="The Anvil binary `POST /api/simulate` forks chains with. Default: `anvil` from "
+        "the project's `node_modules` (npm `@foundry-rs/anvil`), else on `PATH`.",
+    )
+    simulation_forks: int = Field(
+        default=2,
+        ge=1,
+        description="Most Anvil fork processes kept for `POST /api/simulate` (one per chain, reused; "
+        "the least recently used one stops when another chain needs a fork).",
+    )
+    simulation_max_transactions: int = Field(
+        default=20, ge=1, description="Most transactions one `POST /api/simulate` batch may hold."
+    )
     log_level: str = Field(
         default="info", description="Log level of `aomi serve` (debug, info, warning, error)."
     )

@@ -15,6 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from aomi.db.tables import usage
 from aomi.sessions.model import Status
 
+PARKED = "parked"
+"""The status of a usage row for the part of a turn before it parked for the wallet: the turn's
+row is the one written at its end (the resumed part's), so parked rows count no turn."""
+
 
 @dataclass(frozen=True)
 class TurnUsage:
@@ -86,12 +90,12 @@ class UsageStore:
         groups = (c.app, c.key_id, c.model_label, c.provider)
         query = select(
             *groups,
-            func.count().label("turns"),
+            func.sum(case((c.status != PARKED, 1), else_=0)),
             func.sum(c.requests),
             func.sum(c.input_tokens),
             func.sum(c.output_tokens),
             func.sum(c.tool_calls),
-            func.sum(case((c.status != Status.IDLE.value, 1), else_=0)),
+            func.sum(case((c.status.not_in([Status.IDLE.value, PARKED]), 1), else_=0)),
             func.sum(c.duration_ms),
         ).group_by(*groups)
         if app is not None:

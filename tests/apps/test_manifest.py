@@ -11,6 +11,7 @@ from aomi.agent.models import ModelRegistry, default_model_registry
 from aomi.agent.specs import ModelSpec
 from aomi.apps.registry import load_registry
 from aomi.errors import ManifestError
+from aomi.tools.registry import BUILTIN_TOOLS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "apps"
 
@@ -117,7 +118,9 @@ def test_unknown_tool_names_index_and_known_tools(tmp_path: Path) -> None:
         "mycoindex",
         VALID.replace('["get_token_price"]', '["get_token_price", "get_price"]').format(name="mycoindex"),
     )
-    assert load_error(tmp_path) == (f"{path}: tools[1]: unknown tool 'get_price' (known: get_token_price)")
+    known = ", ".join(sorted(BUILTIN_TOOLS))
+    assert "get_token_price" in known
+    assert load_error(tmp_path) == (f"{path}: tools[1]: unknown tool 'get_price' (known: {known})")
 
 
 @pytest.mark.parametrize("bad", ["My App", "-lead", "UPPER", "a" * 65, "dots.no"])

@@ -11,6 +11,7 @@ import httpx
 from aomi.agent.deps import TurnDeps
 from aomi.apps.app import App
 from aomi.apps.registry import default_app
+from aomi.chain.kit import ChainKit
 from aomi.settings import Settings
 
 
@@ -24,7 +25,25 @@ def make_settings(tmp_path: Path, price_api_url: str, tool_timeout_seconds: floa
 
 
 @asynccontextmanager
-async def turn_deps(settings: Settings, app: App | None = None) -> AsyncIterator[TurnDeps]:
-    """TurnDeps with a real httpx client, closed afterwards."""
-    async with httpx.AsyncClient() as http:
-        yield TurnDeps(app=app or default_app(), session_id="test-session", settings=settings, http=http)
+async def turn_deps(
+    settings: Settings,
+    app: App | None = None,
+    *,
+    wallet_address: str | None = None,
+    chain_id: int | None = None,
+) -> AsyncIterator[TurnDeps]:
+    """TurnDeps with a real httpx client and chain clients from ``settings``, closed afterwards."""
+    chain = ChainKit.from_settings(settings)
+    try:
+        async with httpx.AsyncClient() as http:
+            yield TurnDeps(
+                app=app or default_app(),
+                session_id="test-session",
+                settings=settings,
+                http=http,
+                chain=chain,
+                wallet_address=wallet_address,
+                chain_id=chain_id,
+            )
+    finally:
+        await chain.aclose()

@@ -9,6 +9,7 @@ import httpx
 from pydantic_ai.messages import ModelMessage
 
 from aomi.apps.app import App
+from aomi.chain.kit import ChainKit
 from aomi.settings import Settings
 
 
@@ -19,6 +20,8 @@ class TurnDeps:
     settings: Settings
     http: httpx.AsyncClient
     """Shared client for outgoing tool HTTP calls (connection pooling across turns)."""
+    chain: ChainKit
+    """Chain clients, ENS and known tokens, for the chain and wallet tools."""
     wallet_address: str | None = None
     chain_id: int | None = None
     checkpoint: Callable[[Sequence[ModelMessage]], Awaitable[None]] | None = None

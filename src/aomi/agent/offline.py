@@ -24,6 +24,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 
+from aomi.agent.intents import CHAIN_INTENTS
 from aomi.agent.labels import OFFLINE_LABEL
 
 PRICE_TOOL = "get_token_price"
@@ -78,9 +79,14 @@ def _latest_user_text(messages: Sequence[ModelMessage]) -> str:
     return ""
 
 
+WALLET_TOOLS = {"send_transaction_to_wallet", "request_typed_data_signature"}
+
+
 def _answer_tool_result(part: ToolReturnPart) -> str:
     text = part.model_response_str(wrap_if_error=False).strip().rstrip(".")
     if part.outcome != "success":
+        if part.tool_name in WALLET_TOOLS:
+            return f"The wallet request did not go through: {text}."
         what = "the price" if part.tool_name == PRICE_TOOL else f"a result from {part.tool_name}"
         return f"I could not get {what}: {text}."
     return f"{text} (via {part.tool_name})."
@@ -102,7 +108,15 @@ def decide(messages: Sequence[ModelMessage], info: AgentInfo) -> Decision:
             return Say(" ".join(_answer_tool_result(part) for part in results) + " " + OFFLINE_NOTE)
 
     user_text = _latest_user_text(messages)
-    has_price_tool = any(tool.name == PRICE_TOOL for tool in info.function_tools)
+    tools = {tool.name for tool in info.function_tools}
+    for tool_name, intent in CHAIN_INTENTS:
+        args = intent(user_text)
+        if args is None:
+            continue
+        if tool_name not in tools:
+            return Say(f"This App has no {tool_name} tool, so I cannot do that. {OFFLINE_NOTE}")
+        return CallTool(tool_name, json.dumps(args), f"offline_{uuid.uuid4().hex}")
+    has_price_tool = PRICE_TOOL in tools
     token = price_question_token(user_text)
     if token is not None:
         if has_price_tool:
@@ -111,11 +125,16 @@ def decide(messages: Sequence[ModelMessage], info: AgentInfo) -> Decision:
             return CallTool(PRICE_TOOL, json.dumps({"symbol": token}), call_id)
         return Say(f"This App has no price tool, so I cannot look up the price of {token}. {OFFLINE_NOTE}")
 
-    ability = (
-        "I can look up token prices: try “price of ETH”."
-        if has_price_tool
-        else "This App gives me no tool I know how to use offline."
-    )
+    if "get_balance" in tools:
+        ability = (
+            "I can look up token prices, balances, ENS names, the chain's latest block and contract "
+            "reads, and hand a transfer to your wallet: try “price of ETH”, “what is my balance” or "
+            "“send 0.1 ETH to 0x…”."
+        )
+    elif has_price_tool:
+        ability = "I can look up token prices: try “price of ETH”."
+    else:
+        ability = "This App gives me no tool I know how to use offline."
     quoted = f" You said: “{_quote(user_text)}”." if user_text.strip() else ""
     return Say(
         "I am the offline model: no LLM provider is configured, so I answer from a fixed script. "

@@ -84,6 +84,8 @@ class TurnProjection:
         elif isinstance(event, FunctionToolCallEvent):
             self.close_text()
             call = event.part
+            if call.tool_call_id in self._tools:  # a resumed wallet call: its message exists
+                return
             call_msg = self._append(self._new("", (tool_topic(call), "")))
             self._tools[call.tool_call_id] = call_msg
             self._completed.append(call_msg)  # committed at once so a crash still shows the call
@@ -94,6 +96,22 @@ class TurnProjection:
                 done.is_streaming = False
                 self._completed.append(done)
                 self.session.changed()
+
+    def park_call(self, tool_call_id: str, text: str) -> Message | None:
+        """A deferred call waits for the wallet: its message says so and is complete for now."""
+        msg = self._tools.pop(tool_call_id, None)
+        if msg is not None and msg.tool_result is not None:
+            msg.tool_result = (msg.tool_result[0], text)
+            msg.is_streaming = False
+            self._completed.append(msg)
+            self.session.changed()
+        return msg
+
+    def resume_call(self, tool_call_id: str, msg: Message) -> None:
+        """A parked call's message gets the call's result when the resumed run produces it."""
+        msg.is_streaming = True
+        self._tools[tool_call_id] = msg
+        self.session.changed()
 
     def close_all(self) -> None:
         """Turn end or interrupt: nothing stays marked streaming."""

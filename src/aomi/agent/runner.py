@@ -17,6 +17,8 @@ import httpx
 from pydantic_ai import (
     Agent,
     AgentRunResultEvent,
+    DeferredToolRequests,
+    DeferredToolResults,
     FunctionToolCallEvent,
     RunCancelled,
     RunContext,
@@ -47,10 +49,12 @@ from aomi.agent.projection import TurnProjection
 from aomi.apps.registry import App, AppRegistry
 from aomi.byok import ProviderKeys, owner_of
 from aomi.chain.addresses import chain_name
+from aomi.chain.kit import ChainKit
 from aomi.db.engine import is_unavailable
 from aomi.errors import AomiError, SessionBusy
 from aomi.sessions.manager import SessionManager
 from aomi.sessions.model import (
+    INLINE_CALL,
     SYSTEM_ERROR,
     TITLE_CHANGED,
     TURN_FINISHED,
@@ -60,12 +64,14 @@ from aomi.sessions.model import (
     Session,
     Status,
 )
-from aomi.sessions.store import TitleCharge
+from aomi.sessions.store import TitleCharge, TurnStart
 from aomi.sessions.titles import first_user_message, heuristic_title, needs_title
 from aomi.settings import Settings
 from aomi.timeutil import now_ms
 from aomi.tools.registry import tools_for
-from aomi.usage import TurnUsage
+from aomi.usage import PARKED, TurnUsage
+from aomi.wallet.outcomes import outcome
+from aomi.wallet.requests import RequestStatus, WalletAnswer, WalletRequest, answered
 
 log = logging.getLogger("aomi.agent")
 
@@ -120,7 +126,8 @@ class TurnState:
     """What one turn accumulates besides its messages."""
 
     session: Session
-    text: str
+    text: str | None
+    """The user's message; None for the resumed part of a parked turn."""
     key_id: str | None
     model_label: str
     provider: str
@@ -132,6 +139,10 @@ class TurnState:
     checkpoints: int = 0
     saving: asyncio.Lock = field(default_factory=asyncio.Lock)
     """The run's checkpoints and the event loop both save progress: one write at a time."""
+    closed: list[WalletRequest] = field(default_factory=list)
+    """Settled wallet requests of the parked part before this one: their results go to the agent."""
+    deferred: DeferredToolRequests | None = None
+    """The wallet calls this part ended with: the turn parks."""
 
 
 class TurnRunner:
@@ -142,29 +153,32 @@ class TurnRunner:
         apps: AppRegistry,
         settings: Settings,
         http: httpx.AsyncClient,
+        chain: ChainKit,
         *,
         provider_keys: ProviderKeys | None = None,
     ) -> None:
         self.manager = manager
+        self.chain = chain
         self.models = models
         self.apps = apps
         self.settings = settings
         self.http = http
         self.provider_keys = provider_keys
-        self._agents: dict[str, Agent[TurnDeps, str]] = {}
+        self._agents: dict[str, Agent[TurnDeps, str | DeferredToolRequests]] = {}
         # Turns already told to stop, or already writing their end: never cancelled (again), since
         # a cancellation landing in the end's writes would leave the session `processing`.
         self._ending: set[asyncio.Task[None]] = set()
         self._titling: set[asyncio.Task[None]] = set()
 
-    def _agent(self, app: App) -> Agent[TurnDeps, str]:
-        """One agent per App; the model is chosen per turn."""
+    def _agent(self, app: App) -> Agent[TurnDeps, str | DeferredToolRequests]:
+        """One agent per App; the model is chosen per turn. A run that ends in wallet calls
+        outputs them (`DeferredToolRequests`): the turn parks."""
         agent = self._agents.get(app.name)
         if agent is None:
             agent = Agent(
                 None,
                 deps_type=TurnDeps,
-                output_type=str,
+                output_type=[str, DeferredToolRequests],
                 instructions=[app.preamble, wallet_context],
                 tools=tools_for(app),
                 capabilities=[RequestHistory(self.settings.history_token_budget)],
@@ -192,39 +206,99 @@ class TurnRunner:
             status=Status.PROCESSING,
             lease_owner=self.manager.owner,
             updated_ms=now_ms(),
+            parked_until_ms=None,
         )
-        # The client's own key for the model's provider is read in the claiming transaction.
-        spec = self.models.spec(after.model) if after.model in self.models else None
-        keys = self.provider_keys if spec is not None else None
-        byok = (owner_of(after), spec.provider) if spec is not None and keys is not None else None
+        byok = self._byok(after)
         s.starting = True  # a second chat here is refused at once, not by the database
         try:
             async with self.manager.logging_events(s, (TURN_STARTED, {})) as events:
                 begun = await self.manager.store.begin_turn(
-                    after, user_msg, self.manager.leases, events, byok
+                    after, user_msg, self.manager.leases, events, byok, supersede=s.parked
                 )
                 if begun is None:
                     raise SessionBusy("a turn is already running in this session (on another server)")
                 for name, value in (changes or {}).items():
                     setattr(s, name, value)
                 s.status, s.lease_owner, s.updated_ms = after.status, after.lease_owner, after.updated_ms
+                s.parked_until_ms, s.wallet_requests = None, []
                 s.add_message(user_msg)
         finally:
             s.starting = False
-        turn = TurnState(s, text, key_id, after.model, "", HistoryLog(begun.history))
-        if keys is not None and spec is not None and begun.sealed_key is not None:
-            turn.api_key = keys.opened(spec.provider, begun.sealed_key)
+        self._launch(TurnState(s, text, key_id, after.model, "", HistoryLog(begun.history)), begun)
+
+    def _byok(self, s: Session) -> tuple[str, str] | None:
+        """Whose BYOK key, for which provider, the turn's claiming transaction reads."""
+        spec = self.models.spec(s.model) if s.model in self.models else None
+        if spec is None or self.provider_keys is None:
+            return None
+        return owner_of(s), spec.provider
+
+    def _launch(self, turn: TurnState, begun: TurnStart) -> None:
+        turn.closed = begun.closed
+        spec = self.models.spec(turn.model_label) if turn.model_label in self.models else None
+        if self.provider_keys is not None and spec is not None and begun.sealed_key is not None:
+            turn.api_key = self.provider_keys.opened(spec.provider, begun.sealed_key)
+        s = turn.session
         s.task = asyncio.create_task(self._run(turn), name=f"turn-{s.id}")
+
+    async def settle(self, s: Session, answer: WalletAnswer) -> bool:
+        """A wallet's answer to a parked turn's request: stored, and once nothing else is pending
+        the turn resumes here. False when no pending request matches it."""
+        targets = answered(s.wallet_requests, answer)
+        if not targets:
+            return False
+        await self._resume(s, [replace(r, status=answer.status, answer=answer.detail) for r in targets], None)
+        return True
+
+    async def _resume(
+        self, s: Session, answers: list[WalletRequest], pending_as: RequestStatus | None
+    ) -> None:
+        key_id = next((r.key_id for r in s.wallet_requests), None)
+        done, begun = await self.manager.store.settle(
+            s, answers, self.manager.leases, self._byok(s), pending_as=pending_as
+        )
+        by_id = {r.id: r for r in answers}
+        for r in s.wallet_requests:
+            if r.id in done:
+                r.status, r.answer = by_id[r.id].status, by_id[r.id].answer
+        s.changed()
+        if begun is None:
+            return
+        s.parked_until_ms, s.wallet_requests = None, []
+        s.lease_owner, s.updated_ms = self.manager.owner, now_ms()
+        self._launch(TurnState(s, None, key_id, s.model, "", HistoryLog(begun.history)), begun)
+
+    async def expire_parked(self) -> int:
+        """Resume every parked turn whose wallet wait is over: the agent hears that it expired."""
+        count = 0
+        for sid in await self.manager.store.parked_due(now_ms()):
+            s = await self.manager.get(sid)
+            if s is not None and s.parked and s.task is None:
+                await self._resume(s, [], RequestStatus.EXPIRED)
+                count += 1
+        return count
 
     async def interrupt(self, s: Session) -> None:
         """Cancel the running turn (model call and tools) and wait until its end is written."""
         task = s.task
         if task is None:
+            if s.parked:
+                await self._cancel_parked(s)
             return
         if task not in self._ending:
             self._ending.add(task)
             task.cancel()
         await asyncio.wait({task})
+
+    async def _cancel_parked(self, s: Session) -> None:
+        """Interrupt a turn that waits for the wallet: its requests are withdrawn."""
+        async with self.manager.logging_events(
+            s, (TURN_FINISHED, {"status": Status.INTERRUPTED.value})
+        ) as ev:
+            if not await self.manager.store.cancel_parked(s, ev):
+                raise SessionBusy("the turn is no longer waiting for the wallet; try again")
+            s.status, s.parked_until_ms, s.wallet_requests = Status.INTERRUPTED, None, []
+            s.changed()
 
     async def shutdown(self) -> None:
         """Interrupt every running turn (graceful stop): their partial answers are kept."""
@@ -281,7 +355,10 @@ class TurnRunner:
                 flusher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await flusher
-                await self._finish(turn, proj, status, history, error)
+                if turn.deferred is not None and status is Status.IDLE and history:
+                    await self._park(turn, proj, history, turn.deferred)
+                else:
+                    await self._finish(turn, proj, status, history, error)
             finally:
                 self._ending.discard(task)
 
@@ -319,11 +396,14 @@ class TurnRunner:
             session_id=s.id,
             settings=self.settings,
             http=self.http,
+            chain=self.chain,
             wallet_address=s.wallet_address,
             chain_id=s.chain_id,
             checkpoint=checkpoint,
         )
-        prior = repair_messages(load(turn.history.rows))
+        results = await self._wallet_results(turn, proj)
+        # The wallet calls a parked turn waits on are answered, not repaired away.
+        prior = load(turn.history.rows) if results else repair_messages(load(turn.history.rows))
         limits = UsageLimits(
             request_limit=self.settings.turn_request_limit,
             output_tokens_limit=self.settings.turn_output_token_limit,
@@ -333,6 +413,7 @@ class TurnRunner:
             turn.text,
             model=model,
             message_history=prior,
+            deferred_tool_results=results,
             deps=deps,
             usage_limits=limits,
             timeout=self.settings.turn_timeout_seconds,
@@ -341,6 +422,8 @@ class TurnRunner:
                 async for event in events:
                     if isinstance(event, AgentRunResultEvent):
                         result = event.result.all_messages()
+                        if isinstance(event.result.output, DeferredToolRequests):
+                            turn.deferred = event.result.output
                         continue
                     proj.handle(event)
                     # A tool call means its model response is complete: stored before tools run.
@@ -353,6 +436,79 @@ class TurnRunner:
                 with contextlib.suppress(Exception):
                     turn.usage = events.usage
         return result
+
+    async def _wallet_results(self, turn: TurnState, proj: TurnProjection) -> DeferredToolResults | None:
+        """The settled wallet requests of the part before, as the deferred calls' results; their
+        messages get the results as the run produces them."""
+        if not turn.closed:
+            return None
+        s = turn.session
+        by_seq = {m.seq: m for m in s.messages}
+        calls: dict[str, Any] = {}
+        for req in turn.closed:
+            calls[req.tool_call_id] = await outcome(
+                req,
+                self.chain.chains,
+                self.settings.receipt_timeout_seconds,
+                self.settings.wallet_request_timeout_seconds,
+            )
+            msg = by_seq.get(req.message_seq) if req.message_seq is not None else None
+            if msg is not None:
+                proj.resume_call(req.tool_call_id, msg)
+        return DeferredToolResults(calls=calls)
+
+    async def _park(
+        self,
+        turn: TurnState,
+        proj: TurnProjection,
+        history: list[ModelMessage],
+        deferred: DeferredToolRequests,
+    ) -> None:
+        """The run ended in wallet calls: store them as wallet requests and park the turn (no
+        lease, no task) until the wallet answers or the wait expires (SPEC 5 step 4)."""
+        s = turn.session
+        now = now_ms()
+        expires = now + round(self.settings.wallet_request_timeout_seconds * 1000)
+        requests: list[WalletRequest] = []
+        for i, call in enumerate(deferred.calls, start=1):
+            meta = dict(deferred.metadata.get(call.tool_call_id) or {})
+            req = WalletRequest(
+                id=s.wallet_seq + i,
+                kind=str(meta.pop("kind")),
+                tool_call_id=call.tool_call_id,
+                payload=meta,
+                message_seq=None,
+                key_id=turn.key_id,
+                expires_ms=expires,
+                created_ms=now,
+            )
+            msg = proj.park_call(call.tool_call_id, req.waiting_text())
+            req.message_seq = msg.seq if msg is not None else None
+            requests.append(req)
+        proj.close_all()
+        write = turn.history.changes(history)
+        s.updated_ms = now
+        parked = replace(s, parked_until_ms=expires)
+        try:
+            entries = [(INLINE_CALL, r.inline_call()) for r in requests]
+            async with self.manager.logging_events(s, *entries) as events:
+                await self.manager.store.park_turn(
+                    parked, proj.take_completed(), write, requests, events, self._usage_row(turn, PARKED)
+                )
+                turn.history.applied(write)
+                s.parked_until_ms, s.wallet_requests = expires, requests
+                s.wallet_seq += len(requests)
+                s.lease_owner, s.lease_expires_ms, s.task = None, None, None
+                s.changed()
+        except Exception:
+            log.exception("session %s: parking the turn for the wallet failed", s.id)
+            await self._finish(
+                turn,
+                proj,
+                Status.ERROR,
+                history,
+                "The turn could not wait for the wallet: storing it failed.",
+            )
 
     async def _save_progress(
         self, turn: TurnState, proj: TurnProjection, messages: Sequence[ModelMessage] | None
@@ -404,7 +560,7 @@ class TurnRunner:
             # a client that sees the turn end can send at once, and finds the SystemError there.
             async with self.manager.logging_events(s, *entries) as events:
                 usage_id = await self.manager.store.finish_turn(
-                    s, proj.take_completed(), status, write, events, self._usage_row(turn, status)
+                    s, proj.take_completed(), status, write, events, self._usage_row(turn, status.value)
                 )
                 turn.history.applied(write)
                 s.status, s.lease_owner, s.lease_expires_ms, s.task = status, None, None, None
@@ -425,7 +581,7 @@ class TurnRunner:
             self._titling.add(task)
             task.add_done_callback(self._titling.discard)
 
-    def _usage_row(self, turn: TurnState, status: Status) -> TurnUsage:
+    def _usage_row(self, turn: TurnState, status: str) -> TurnUsage:
         u = turn.usage
         return TurnUsage(
             app=turn.session.app,
@@ -437,7 +593,7 @@ class TurnRunner:
             input_tokens=u.input_tokens,
             output_tokens=u.output_tokens,
             tool_calls=u.tool_calls,
-            status=status.value,
+            status=status,
             duration_ms=round((time.monotonic() - turn.started) * 1000),
             created_ms=now_ms(),
         )

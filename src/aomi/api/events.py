@@ -39,6 +39,7 @@ from aomi.services import Services
 from aomi.sessions.bus import Subscription
 from aomi.sessions.model import ASYNC_CALLBACK, SYSTEM_NOTICE, Event
 from aomi.validation import INT64_MAX, check_json, parse_count
+from aomi.wallet.requests import parse_wallet_answer
 
 router = APIRouter(prefix="/api", tags=["events"], responses=ERRORS)
 
@@ -113,15 +114,20 @@ def _system_event(text: str) -> tuple[str, Any]:
 async def system_message(request: Request, services: ServicesDep, sid: SessionId) -> dict[str, Any]:
     """Post a system message into the session (query or JSON body `message`) -> `{"res": Message}`.
 
-    Creates the session if unknown: clients report wallet changes before the first chat.
+    Creates the session if unknown: clients report wallet changes before the first chat. A wallet
+    answer (`wallet:tx_complete`, `wallet_tx_response`, `wallet_eip712_response`) settles the
+    pending wallet request it names (else the oldest of its kind), and the parked turn resumes.
     """
     fields = await request_fields(request)
     text = fields.message()
     if len(text.encode()) > services.settings.max_message_bytes:
         raise PayloadTooLarge(f"message is larger than {services.settings.max_message_bytes} bytes")
-    _, s, _ = await session_or_create(services, request, sid, fields.app)
     kind, payload = _system_event(text)
+    answer = parse_wallet_answer(payload) if kind == ASYNC_CALLBACK else None  # checked before storing
+    _, s, _ = await session_or_create(services, request, sid, fields.app)
     msg = await services.sessions.post_system(s, text, kind, payload)
+    if answer is not None:
+        await services.sessions.answer_wallet(s, answer)
     return {"res": msg.to_json()}
 
 

@@ -18,6 +18,12 @@ CHAIN_NAMES: dict[int, str] = {
     11155111: "Sepolia",
     31337: "Anvil (local)",
 }
+# The native currency's symbol where it is not ETH.
+NATIVE_SYMBOLS: dict[int, str] = {56: "BNB", 137: "POL"}
+
+
+def native_symbol(chain_id: int) -> str:
+    return NATIVE_SYMBOLS.get(chain_id, "ETH")
 
 
 def normalize_address(value: object) -> str:

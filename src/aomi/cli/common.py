@@ -18,6 +18,7 @@ from aomi.apps.registry import AppRegistry, load_registry
 from aomi.db.engine import create_engine, upgrade
 from aomi.errors import (
     AomiError,
+    ChainConfigError,
     InvalidInput,
     KeyNotFound,
     ManifestError,
@@ -77,6 +78,7 @@ def guarded(func: Callable[P, T]) -> Callable[P, T]:
             AomiError,
             KeyNotFound,
             ManifestError,
+            ChainConfigError,
             ModelConfigError,
             SecretKeyError,
             ValidationError,

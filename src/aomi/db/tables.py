@@ -61,8 +61,11 @@ sessions = Table(
     Column("updated_ms", BigInteger, nullable=False),
     # Event numbers of a session re-created under a deleted one's id continue from here.
     Column("event_seq_base", Integer, nullable=False, default=0, server_default="0"),
+    # A parked turn (waiting for the wallet) is `processing` with no lease, until this deadline.
+    Column("parked_until_ms", BigInteger, nullable=True),
     Index("ix_sessions_wallet_updated", "wallet_address", "updated_ms"),
     Index("ix_sessions_status", "status"),
+    Index("ix_sessions_parked_until", "parked_until_ms"),
 )
 
 messages = Table(
@@ -154,4 +157,24 @@ usage = Table(
     Index("ix_usage_app_created", "app", "created_ms"),
     Index("ix_usage_key_created", "key_id", "created_ms"),
     Index("ix_usage_session", "session_id"),
+)
+
+# Wallet hand-offs of parked turns (SPEC 5 step 4): a deferred tool call and its call data, then
+# the wallet's answer; `closed_ms` is set once the answer was handed back to the agent.
+wallet_requests = Table(
+    "wallet_requests",
+    metadata,
+    Column("session_id", String(36), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("tool_call_id", String(200), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("message_seq", Integer, nullable=True),
+    Column("key_id", String(32), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("answer", Text, nullable=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("answered_ms", BigInteger, nullable=True),
+    Column("closed_ms", BigInteger, nullable=True),
 )

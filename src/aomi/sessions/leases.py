@@ -69,10 +69,12 @@ class Leases:
             )
 
     async def orphaned_ids(self) -> list[str]:
-        """Processing sessions whose lease lapsed."""
+        """Processing sessions whose lease lapsed (a parked turn has none, and is no orphan)."""
         async with self._engine.connect() as conn:
             rows = await conn.execute(
-                select(_c.id).where(_c.status == Status.PROCESSING.value, _lapsed(now_ms()))
+                select(_c.id).where(
+                    _c.status == Status.PROCESSING.value, _lapsed(now_ms()), _c.parked_until_ms.is_(None)
+                )
             )
             return [r.id for r in rows]
 
@@ -82,7 +84,12 @@ class Leases:
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 update(t.sessions)
-                .where(_c.id == session_id, _c.status == Status.PROCESSING.value, _lapsed(now))
+                .where(
+                    _c.id == session_id,
+                    _c.status == Status.PROCESSING.value,
+                    _lapsed(now),
+                    _c.parked_until_ms.is_(None),
+                )
                 .values(
                     status=Status.INTERRUPTED.value, lease_owner=None, lease_expires_ms=None, updated_ms=now
                 )

@@ -90,7 +90,7 @@ class SessionManager:
         s = await self.store.load(session_id)
         if s is None:
             return None
-        if s.is_processing:
+        if s.is_processing and not s.parked:  # a parked turn has no lease and is no orphan
             if s.lease_expires_ms is not None and s.lease_expires_ms >= now_ms():
                 return s  # owned by a live process: served, not cached
             if not await self._recover(s):

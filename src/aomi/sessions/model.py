@@ -14,6 +14,7 @@ import pydantic_core
 
 from aomi.sessions.user_state import UserState, Wallet
 from aomi.timeutil import iso_ms, now_ms
+from aomi.wallet.requests import WalletRequest, pending_state
 
 DEFAULT_TITLE = "New Chat"
 
@@ -139,6 +140,12 @@ class Session:
     last_event_seq: int = 0
     lease_owner: str | None = None
     lease_expires_ms: int | None = None
+    parked_until_ms: int | None = None
+    """Set while the turn is parked, waiting for the wallet (the session stays `processing`)."""
+    wallet_requests: list[WalletRequest] = field(default_factory=list)
+    """The wallet requests whose answers the agent has not been given yet, oldest first."""
+    wallet_seq: int = 0
+    """The last wallet request id used in this session (ids are never reused)."""
     # Runtime only, never persisted.
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     event_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
@@ -158,17 +165,27 @@ class Session:
 
     @property
     def user_state(self) -> UserState | None:
-        """What snapshots return: the client's last wallet fields, as it sent them."""
-        return self.wallet.echo if self.wallet else None
+        """What snapshots return: the client's last wallet fields, as it sent them, and the
+        server's own pending wallet requests (`pending_txs`, `pending_eip712s`)."""
+        if self.wallet is None:
+            return None
+        pending = pending_state(self.wallet_requests) if self.wallet_requests else None
+        return {**self.wallet.echo, **pending} if pending else self.wallet.echo
 
     @property
     def is_processing(self) -> bool:
         return self.status is Status.PROCESSING
 
     @property
+    def parked(self) -> bool:
+        """The turn waits for the wallet: nothing runs, and a new chat message may start a turn
+        (which withdraws the pending requests)."""
+        return self.parked_until_ms is not None
+
+    @property
     def idle_here(self) -> bool:
         """No turn runs here or elsewhere: the session row may be written whole."""
-        return self.task is None and not self.starting and not self.is_processing
+        return self.task is None and not self.starting and (not self.is_processing or self.parked)
 
     def info(self) -> SessionInfo:
         return SessionInfo(self.id, self.title, self.archived, self.app, self.created_ms, self.updated_ms)

@@ -18,6 +18,7 @@ from aomi.sessions.bus import Subscription
 from aomi.sessions.manager import SessionManager
 from aomi.sessions.model import TITLE_CHANGED, Event, Message, Sender, Session, SessionInfo
 from aomi.sessions.user_state import WalletInput
+from aomi.wallet.requests import WalletAnswer
 
 CLIENT_ID_MAX = 200
 
@@ -105,6 +106,12 @@ class SessionService:
             s.add_message(msg)
             await self.manager.add_event(s, kind, payload)
         return msg
+
+    async def answer_wallet(self, s: Session, answer: WalletAnswer) -> None:
+        """Settle the parked turn's wallet request(s) the answer names; the turn resumes once none
+        is pending. An answer nothing waits for changes nothing (it stays a system message)."""
+        async with self._writing(s):
+            await self.runner.settle(s, answer)
 
     async def interrupt(self, s: Session) -> None:
         await self.runner.interrupt(s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row, and_, delete, func, or_, select, update
@@ -26,9 +26,18 @@ from aomi.sessions.model import (
     Status,
     session_owner,
 )
+from aomi.sessions.parking import (
+    answer_requests,
+    close_open,
+    insert_requests,
+    last_request_id,
+    open_requests,
+    still_pending,
+)
 from aomi.sessions.user_state import Wallet
 from aomi.timeutil import now_ms
 from aomi.usage import TurnUsage, insert_usage
+from aomi.wallet.requests import RequestStatus, WalletRequest
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,8 @@ class TurnStart:
     """The model history, as `SessionStore.model_history` returns it."""
     sealed_key: str | None
     """The client's BYOK key for the turn's provider, still encrypted (None: it has none)."""
+    closed: list[WalletRequest] = field(default_factory=list)
+    """Wallet requests of a parked turn whose answers this run hands to the agent."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,7 @@ def _session_values(s: Session) -> dict[str, Any]:
         "user_state": json.dumps(s.user_state) if s.user_state is not None else None,
         "client_id": s.client_id,
         "updated_ms": s.updated_ms,
+        "parked_until_ms": s.parked_until_ms,
     }
 
 
@@ -164,6 +176,7 @@ class SessionStore:
             last_seq = await conn.scalar(
                 select(func.max(t.session_events.c.seq)).where(t.session_events.c.session_id == session_id)
             )
+            parked = row.parked_until_ms is not None
             return Session(
                 id=row.id,
                 app=row.app,
@@ -181,6 +194,9 @@ class SessionStore:
                 last_event_seq=max(last_seq or 0, row.event_seq_base),
                 lease_owner=row.lease_owner,
                 lease_expires_ms=row.lease_expires_ms,
+                parked_until_ms=row.parked_until_ms,
+                wallet_requests=await open_requests(conn, session_id) if parked else [],
+                wallet_seq=await last_request_id(conn, session_id) if parked else 0,
             )
 
     async def create(self, s: Session) -> bool:
@@ -214,10 +230,13 @@ class SessionStore:
         leases: Leases,
         events: Sequence[Event] = (),
         byok: tuple[str, str] | None = None,
+        *,
+        supersede: bool = False,
     ) -> TurnStart | None:
         """Claim the session for a turn (see `leases`) and commit the user message and ``events``,
         atomically; returns the model history and, for ``byok`` = (owner, provider), that owner's
-        sealed key, both read in the same transaction.
+        sealed key, both read in the same transaction. A parked turn's open wallet requests are
+        withdrawn (the user moved on) and returned with it, for the agent to hear.
 
         None when another owner holds a live lease on a processing session (nothing written).
         """
@@ -233,16 +252,101 @@ class SessionStore:
                 return None
             await conn.execute(t.messages.insert().values(**_message_row(s.id, user_message)))
             await self._insert_events(conn, s.id, events)
-            history = await self._model_history(conn, s.id)
-            sealed_key: str | None = None
-            if byok is not None:
-                k = t.provider_keys.c
-                owner, provider = byok
-                found = await conn.execute(
-                    select(k.ciphertext).where(k.owner == owner, k.provider == provider)
-                )
-                sealed_key = found.scalar()
-            return TurnStart(history, sealed_key)
+            closed = await close_open(conn, s.id, now, RequestStatus.SUPERSEDED) if supersede else []
+            return await self._turn_start(conn, s.id, byok, closed)
+
+    async def _turn_start(
+        self,
+        conn: AsyncConnection,
+        session_id: str,
+        byok: tuple[str, str] | None,
+        closed: list[WalletRequest],
+    ) -> TurnStart:
+        history = await self._model_history(conn, session_id)
+        sealed_key: str | None = None
+        if byok is not None:
+            k = t.provider_keys.c
+            owner, provider = byok
+            found = await conn.execute(select(k.ciphertext).where(k.owner == owner, k.provider == provider))
+            sealed_key = found.scalar()
+        return TurnStart(history, sealed_key, closed)
+
+    async def park_turn(
+        self,
+        s: Session,
+        changed: Iterable[Message],
+        history: HistoryWrite | None,
+        requests: Sequence[WalletRequest],
+        events: Sequence[Event],
+        usage: TurnUsage,
+    ) -> None:
+        """Park a turn that waits for the wallet, in one transaction: its messages and history so
+        far, its wallet requests and their events, the usage of the part that ran; the session
+        stays `processing` with no lease until ``s.parked_until_ms``."""
+        values = _session_values(s)
+        values.update(status=Status.PROCESSING.value, lease_owner=None, lease_expires_ms=None)
+        async with self.engine.begin() as conn:
+            await self._upsert_messages(conn, s.id, changed)
+            await self._write_history(conn, s.id, history)
+            await insert_requests(conn, s.id, requests)
+            await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
+            await self._insert_events(conn, s.id, events)
+            await insert_usage(conn, usage)
+
+    async def settle(
+        self,
+        s: Session,
+        answers: Sequence[WalletRequest],
+        leases: Leases,
+        byok: tuple[str, str] | None = None,
+        *,
+        pending_as: RequestStatus | None = None,
+    ) -> tuple[list[int], TurnStart | None]:
+        """Store wallet answers (requests still pending only); once none of the parked turn's
+        requests is pending, or with ``pending_as`` (an expiry), claim the session for the turn's
+        next part, in the same transaction. The ids answered, and the resumed part's start (None
+        while requests still wait, or when another request resumed the turn first)."""
+        now = now_ms()
+        async with self.engine.begin() as conn:
+            done = await answer_requests(conn, s.id, answers, now)
+            if pending_as is None and await still_pending(conn, s.id):
+                return done, None
+            c = t.sessions.c
+            claimed = await conn.execute(
+                update(t.sessions)
+                .where(c.id == s.id, c.status == Status.PROCESSING.value, c.parked_until_ms.is_not(None))
+                .values(parked_until_ms=None, **leases.claim_values(now))
+            )
+            if not claimed.rowcount:
+                return done, None
+            closed = await close_open(conn, s.id, now, pending_as or RequestStatus.EXPIRED)
+            return done, await self._turn_start(conn, s.id, byok, closed)
+
+    async def cancel_parked(self, s: Session, events: Sequence[Event]) -> bool:
+        """Interrupt a parked turn: its requests are cancelled, the session `interrupted`; False
+        when it was no longer parked."""
+        now = now_ms()
+        c = t.sessions.c
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(t.sessions)
+                .where(c.id == s.id, c.status == Status.PROCESSING.value, c.parked_until_ms.is_not(None))
+                .values(status=Status.INTERRUPTED.value, parked_until_ms=None, updated_ms=now)
+            )
+            if not result.rowcount:
+                return False
+            await close_open(conn, s.id, now, RequestStatus.CANCELLED)
+            await self._insert_events(conn, s.id, events)
+        return True
+
+    async def parked_due(self, now: int) -> list[str]:
+        """Parked sessions whose wallet wait is over."""
+        c = t.sessions.c
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(c.id).where(c.status == Status.PROCESSING.value, c.parked_until_ms < now)
+            )
+            return [r.id for r in rows]
 
     async def finish_turn(
         self,
@@ -447,6 +551,7 @@ class SessionStore:
             await conn.execute(delete(t.session_events).where(t.session_events.c.session_id == session_id))
             await conn.execute(delete(t.messages).where(t.messages.c.session_id == session_id))
             await conn.execute(delete(t.model_messages).where(t.model_messages.c.session_id == session_id))
+            await conn.execute(delete(t.wallet_requests).where(t.wallet_requests.c.session_id == session_id))
             # Usage stays (operators bill from it), no longer tied to the deleted thread.
             await conn.execute(
                 update(t.usage).where(t.usage.c.session_id == session_id).values(session_id=None)

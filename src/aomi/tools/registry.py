@@ -6,10 +6,32 @@ from pydantic_ai import Tool
 
 from aomi.agent.deps import TurnDeps
 from aomi.apps.app import App
+from aomi.tools.chain import (
+    call_view_function,
+    encode_function_call,
+    get_balance,
+    get_chain_context,
+    get_token_balance,
+    get_token_info,
+    resolve_ens,
+)
 from aomi.tools.prices import get_token_price
+from aomi.tools.wallet import request_typed_data_signature, send_transaction_to_wallet
 
 BUILTIN_TOOLS: dict[str, Tool[TurnDeps]] = {
-    "get_token_price": Tool(get_token_price, takes_ctx=True, name="get_token_price"),
+    fn.__name__: Tool(fn, takes_ctx=True, name=fn.__name__)
+    for fn in (
+        get_chain_context,
+        get_balance,
+        get_token_balance,
+        get_token_info,
+        resolve_ens,
+        call_view_function,
+        encode_function_call,
+        get_token_price,
+        send_transaction_to_wallet,
+        request_typed_data_signature,
+    )
 }
 
 
