@@ -18,7 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from aomi import __version__
 from aomi.agent.models import ModelRegistry, default_model_registry, report_missing_keys
 from aomi.agent.runner import TurnRunner
-from aomi.api import chat, control, events, health, provider_keys, sessions, wallet
+from aomi.api import chat, control, events, health, provider_keys, sessions, simulate, wallet
 from aomi.api.auth import KEY_HEADER, KEY_HEADER_ALIAS, SESSION_HEADER, Authorizer
 from aomi.api.errors import install_error_handlers
 from aomi.api.limits import BodyLimitMiddleware, RequestShapeMiddleware
@@ -26,6 +26,7 @@ from aomi.api.openapi import install_openapi
 from aomi.api.sessions import NEXT_CURSOR_HEADER
 from aomi.apps.registry import load_registry
 from aomi.byok import SEALER_PURPOSE, ProviderKeys, ProviderKeyStore
+from aomi.chain.forks import ForkPool
 from aomi.chain.kit import ChainKit
 from aomi.crypto import Sealer
 from aomi.db.engine import create_engine, current_revision, head_revision, upgrade
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         http = httpx.AsyncClient(timeout=settings.tool_timeout_seconds)
         byok = ProviderKeys(ProviderKeyStore(engine), Sealer(secret, SEALER_PURPOSE))
         runner = TurnRunner(manager, models, apps, settings, http, chain, provider_keys=byok)
+        forks = ForkPool(chain.chains, settings.anvil_path, settings.simulation_forks)
         services = Services(
             settings,
             engine,
@@ -114,6 +116,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             provider_keys=byok,
             usage=UsageStore(engine),
             chain=chain,
+            forks=forks,
         )
         app.state.services = services
         models.preload()  # provider SDKs import in a thread while the server starts serving
@@ -130,6 +133,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
                 await maintenance
             await runner.shutdown()
             await models.aclose()
+            await forks.aclose()
             await chain.aclose()
             await verifier.aclose()
             await http.aclose()
@@ -171,6 +175,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
     app.include_router(control.router)
     app.include_router(provider_keys.router)
     app.include_router(wallet.router)
+    app.include_router(simulate.router)
     return app
 
 

@@ -11,6 +11,7 @@ from aomi.agent.runner import TurnRunner
 from aomi.api.auth import Authorizer
 from aomi.apps.registry import AppRegistry
 from aomi.byok import ProviderKeys
+from aomi.chain.forks import ForkPool
 from aomi.chain.kit import ChainKit
 from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
@@ -39,3 +40,5 @@ class Services:
     provider_keys: ProviderKeys
     usage: UsageStore
     chain: ChainKit
+    forks: ForkPool
+    """Anvil forks for `POST /api/simulate`."""
