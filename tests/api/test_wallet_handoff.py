@@ -192,6 +192,9 @@ async def test_send_parks_then_the_wallet_answer_resumes_the_same_turn(
         if m["tool_result"] and m["tool_result"][0].startswith("send_transaction")
     )
     assert tool["tool_result"][1].startswith(f"Transaction {tx_hash} confirmed") and not tool["is_streaming"]
+    # The same turn: started once, finished once, the wallet request in between.
+    kinds = [e.kind for e in await h.services.sessions.events_after(sid, 0)]
+    assert kinds == ["turn_started", "InlineCall", "AsyncCallback", "title_changed", "turn_finished"]
     # One turn in the usage, with both parts' model requests.
     (total,) = await h.services.usage.totals()
     assert (total.turns, total.requests, total.errors) == (1, 2, 0)

@@ -46,6 +46,36 @@ def _wallet_request(url: str, sid: str, state: str) -> dict[str, Any]:
         time.sleep(0.02)
 
 
+def _children(pid: int, name: str) -> list[int]:
+    """Processes whose parent is ``pid`` and whose command line names ``name``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid and name.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _wait_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in pids):
+        assert time.monotonic() < deadline, f"processes still running: {pids}"
+        time.sleep(0.05)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
 def test_a_parked_turn_survives_a_killed_server(
     chain_server: ServerProcess, chain_fixture: ChainFixture
 ) -> None:
@@ -63,9 +93,16 @@ def test_a_parked_turn_survives_a_killed_server(
     call = _wallet_request(chain_server.url, sid, state)
     assert call["type"] == "wallet_tx_request" and call["payload"]["value"] == str(25 * 10**16)
 
+    # A simulation first: the server then has an Anvil fork of its own.
+    sim = {"transactions": [{"to": receiver.address}], "from": sender.address}
+    r = httpx.post(f"{chain_server.url}/api/simulate", json=sim, headers={"X-Session-Id": sid}, timeout=60)
+    assert r.status_code == 200, r.text
     assert chain_server.proc is not None
+    forks = _children(chain_server.proc.pid, "anvil")
+    assert len(forks) == 1
     chain_server.proc.send_signal(signal.SIGKILL)  # no graceful stop: the process is gone
     chain_server.proc.wait(timeout=10)
+    _wait_gone(forks)  # its fork went with it
     chain_server.proc = None
     chain_server.start()
 

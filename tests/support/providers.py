@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, Literal, cast
 from urllib.parse import parse_qs, urlsplit
 
-from aomi.agent.runner import TITLE_PROMPT
+from aomi.sessions.titles import TITLE_PROMPT
 from tests.support.serving import in_thread
 
 Wire = Literal["openai", "anthropic", "gemini"]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,13 +26,6 @@ from pydantic_ai import (
 from pydantic_ai.direct import model_request
 from pydantic_ai.exceptions import (
     ModelAPIError,
-    ModelAuthenticationError,
-    ModelConnectionError,
-    ModelContextWindowExceededError,
-    ModelHTTPError,
-    ModelQuotaExceededError,
-    ModelRateLimitError,
-    ModelTimeoutError,
     RunTimedOut,
     UsageLimitExceeded,
 )
@@ -43,6 +35,7 @@ from pydantic_ai.settings import ModelSettings
 from pydantic_ai.usage import RunUsage, UsageLimits
 
 from aomi.agent.deps import TurnDeps
+from aomi.agent.failures import provider_failure, redact
 from aomi.agent.history import HistoryLog, RequestHistory, last_answer, load
 from aomi.agent.models import ModelRegistry
 from aomi.agent.projection import TurnProjection
@@ -65,7 +58,14 @@ from aomi.sessions.model import (
     Status,
 )
 from aomi.sessions.store import TitleCharge, TurnStart
-from aomi.sessions.titles import first_user_message, heuristic_title, needs_title
+from aomi.sessions.titles import (
+    TITLE_MAX_TOKENS,
+    TITLE_PROMPT,
+    clean_title,
+    first_user_message,
+    heuristic_title,
+    needs_title,
+)
 from aomi.settings import Settings
 from aomi.timeutil import now_ms
 from aomi.tools.registry import tools_for
@@ -76,12 +76,6 @@ from aomi.wallet.requests import RequestStatus, WalletAnswer, WalletRequest, ans
 log = logging.getLogger("aomi.agent")
 
 OUTAGE_MESSAGE = "The turn stopped: the database became unavailable while it ran."
-TITLE_MAX_TOKENS = 24
-TITLE_PROMPT = (
-    "Write a title of at most six words for this conversation. Answer with the title only, "
-    "no quotes and no final punctuation.\n\nUser: {question}\n\nAssistant: {answer}"
-)
-ERROR_DETAIL_MAX = 200
 
 
 def wallet_context(ctx: RunContext[TurnDeps]) -> str:
@@ -92,33 +86,6 @@ def wallet_context(ctx: RunContext[TurnDeps]) -> str:
     chain = chain_name(deps.chain_id) or "unknown chain"
     suffix = f" (chain id {deps.chain_id})" if deps.chain_id is not None else ""
     return f"Wallet: {deps.wallet_address} on {chain}{suffix}."
-
-
-def _redact(text: str, secret: str | None) -> str:
-    if secret:
-        text = text.replace(secret, "[redacted]")
-    return re.sub(r"\b(sk|pk|gsk|AIza)[-_A-Za-z0-9]{8,}", "[redacted]", text)
-
-
-def provider_failure(provider: str, label: str, exc: ModelAPIError, api_key: str | None) -> str:
-    """The SystemError text of a turn a provider failed: the provider, and the cause in words."""
-    status = f" (HTTP {exc.status_code})" if isinstance(exc, ModelHTTPError) else ""
-    if isinstance(exc, ModelAuthenticationError):
-        cause = f"rejected the API key{status}; check the server's key or save a valid key of your own"
-    elif isinstance(exc, ModelContextWindowExceededError):
-        cause = f"refused the request: the conversation is too long for the model{status}"
-    elif isinstance(exc, ModelRateLimitError | ModelQuotaExceededError):
-        cause = f"is rate limiting or out of quota{status}; try again later"
-    elif isinstance(exc, ModelTimeoutError):
-        cause = "did not answer in time"
-    elif isinstance(exc, ModelConnectionError):
-        cause = "could not be reached"
-    elif isinstance(exc, ModelHTTPError) and exc.status_code >= 500:
-        cause = f"had a server error{status}"
-    else:
-        detail = _redact(exc.message, api_key)[:ERROR_DETAIL_MAX]
-        cause = f"failed{status}: {detail}"
-    return f"The model provider {provider} (model {label}) {cause}. The turn was stopped."
 
 
 @dataclass
@@ -339,7 +306,7 @@ class TurnRunner:
                     error = (
                         OUTAGE_MESSAGE
                         if is_unavailable(exc)
-                        else f"The turn failed: {type(exc).__name__}: {_redact(str(exc), turn.api_key)}"
+                        else f"The turn failed: {type(exc).__name__}: {redact(str(exc), turn.api_key)}"
                     )
         except asyncio.CancelledError as exc:
             status = Status.INTERRUPTED
@@ -627,13 +594,3 @@ class TurnRunner:
             await self.manager.add_event(s, TITLE_CHANGED, {"new_title": title})
         except Exception:
             log.exception("session %s: writing the title failed", s.id)
-
-
-def clean_title(text: str) -> str | None:
-    """The model's title, one line, without quotes or a final full stop; None when empty."""
-    line = next((ln for ln in text.strip().splitlines() if ln.strip()), "")
-    line = line.strip().strip("\"'`*#").strip()
-    line = re.sub(r"^(title:\s*)", "", line, flags=re.IGNORECASE).rstrip(" .")
-    if not line:
-        return None
-    return heuristic_title(line)

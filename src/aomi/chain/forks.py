@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import platform
 import shutil
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -27,6 +29,7 @@ from aomi.errors import ChainUnavailable, SimulationUnavailable
 log = logging.getLogger("aomi.chain")
 
 START_TIMEOUT_SECONDS = 30.0
+PR_SET_PDEATHSIG = 1
 _PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -55,6 +58,13 @@ def find_anvil(configured: str | None) -> str:
             "`npm install @foundry-rs/anvil` (or Foundry), or set AOMI_ANVIL_PATH"
         )
     return found
+
+
+def _die_with_parent() -> None:
+    """In the fork's process before exec (Linux): it gets SIGTERM when the server dies, even by
+    SIGKILL, so no Anvil outlives the server that started it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port() -> int:
@@ -151,6 +161,7 @@ class ForkPool:
             "--quiet",
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         fork = Fork(chain_id, upstream, f"http://127.0.0.1:{port}", process, self._http)
         loop = asyncio.get_running_loop()

@@ -1,8 +1,8 @@
 """Automatic session titles (SPEC 4.3).
 
-The offline model gets a heuristic title from the first user message. Provider models will
-ask the App's model for a title (roadmap: real LLM providers); until then every model uses
-the heuristic, so titles never cost a model call.
+The offline model gets a heuristic title from the first user message; a provider model is
+asked for one (`TITLE_PROMPT`), and its answer is cleaned (`clean_title`), with the heuristic
+title as the fallback.
 """
 
 from __future__ import annotations
@@ -37,3 +37,20 @@ def needs_title(s: Session) -> bool:
 
 def first_user_message(s: Session) -> str:
     return next((m.content for m in s.messages if m.sender is Sender.USER), "")
+
+
+TITLE_MAX_TOKENS = 24
+TITLE_PROMPT = (
+    "Write a title of at most six words for this conversation. Answer with the title only, "
+    "no quotes and no final punctuation.\n\nUser: {question}\n\nAssistant: {answer}"
+)
+
+
+def clean_title(text: str) -> str | None:
+    """The model's title, one line, without quotes or a final full stop; None when empty."""
+    line = next((ln for ln in text.strip().splitlines() if ln.strip()), "")
+    line = line.strip().strip("\"'`*#").strip()
+    line = re.sub(r"^(title:\s*)", "", line, flags=re.IGNORECASE).rstrip(" .")
+    if not line:
+        return None
+    return heuristic_title(line)
