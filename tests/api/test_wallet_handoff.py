@@ -36,6 +36,7 @@ def chain_settings(settings: Settings, on_anvil: ChainFixture) -> Settings:
     write_app(
         settings.apps_dir, "signer", public=True, models=("signer",), tools=("request_typed_data_signature",)
     )
+    write_app(settings.apps_dir, "keyedwallet", tools=("send_transaction_to_wallet",))
     return on_chain(settings, on_anvil, lease_seconds=1.5)
 
 
@@ -124,10 +125,10 @@ def _sign_and_send(fx: ChainFixture, sender: DevAccount, payload: dict[str, Any]
 
 
 async def _park_a_transfer(
-    h: Harness, fx: ChainFixture, sid: str, sender: DevAccount, to: str
+    h: Harness, fx: ChainFixture, sid: str, sender: DevAccount, to: str, **chat: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     state = _user_state(sender)
-    r = await h.chat(sid, f"send 0.1 ETH to {to}", public_key=sender.address, user_state=state)
+    r = await h.chat(sid, f"send 0.1 ETH to {to}", public_key=sender.address, user_state=state, **chat)
     assert r.status_code == 200, r.text
     return await _wait_for_request(h, sid, state)
 
@@ -198,6 +199,23 @@ async def test_send_parks_then_the_wallet_answer_resumes_the_same_turn(
     # One turn in the usage, with both parts' model requests.
     (total,) = await h.services.usage.totals()
     assert (total.turns, total.requests, total.errors) == (1, 2, 0)
+
+
+async def test_the_resumed_part_is_charged_to_the_key_that_started_the_turn(
+    server: Harness, on_anvil: ChainFixture
+) -> None:
+    h, sid = server, new_id()
+    key = await h.issue_key("keyedwallet")
+    key_id = (await h.services.keys.list())[0].id
+    await _park_a_transfer(
+        h, on_anvil, sid, on_anvil.accounts[3], on_anvil.accounts[8].address, app="keyedwallet", key=key
+    )
+    # The public client answers with the session id alone (the capability), no key.
+    r = await _system(h, sid, {"type": "wallet:tx_complete", "payload": {"txHash": "", "status": "failed"}})
+    assert r.status_code == 200, r.text
+    await h.wait_idle(sid)
+    (total,) = await h.services.usage.totals()
+    assert (total.app, total.key_id, total.turns, total.requests) == ("keyedwallet", key_id, 1, 2)
 
 
 async def test_the_public_clients_reject_is_reported(server: Harness, on_anvil: ChainFixture) -> None:

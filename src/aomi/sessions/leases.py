@@ -6,6 +6,9 @@ transaction that commits its user message; the owner renews the leases of the tu
 a processing session whose lease lapsed (the owner crashed, was killed or lost its host, or a
 turn's end never reached the database) is an orphan: it is marked `interrupted`, and a
 `SystemError` says why (the session manager appends it, since it owns the event log).
+
+A turn parked for the wallet (`parked_until_ms` set) is `processing` without a lease and is no
+orphan: its own deadline applies (`TurnRunner.expire_parked`), and a new turn may claim it.
 """
 
 from __future__ import annotations
