@@ -174,6 +174,13 @@ async def test_chain_context(ctx: RunContext[TurnDeps], chain_fixture: ChainFixt
             "more than 18 decimal places",
         ),
         (lambda c: request_typed_data_signature(c, {"types": {}}), "must be an object with types"),
+        (lambda c: request_typed_data_signature(c, "{not json"), "typed_data is not valid JSON"),
+        (
+            lambda c: request_typed_data_signature(
+                c, {"types": {}, "primaryType": "Order", "domain": {}, "message": {}}
+            ),
+            "typed_data is not valid EIP-712",
+        ),
     ],
 )
 async def test_bad_input_is_a_tool_error(ctx: RunContext[TurnDeps], call: object, message: str) -> None:
