@@ -347,3 +347,39 @@ async def test_typed_data_signature_hand_off(server: Harness, on_anvil: ChainFix
     assert r.status_code == 200, r.text
     final = await h.wait_idle(sid, app="signer")
     assert final["messages"][-1]["content"] == f"Result: The user signed Order. Signature: {signature}"
+
+
+async def test_a_turn_that_cannot_park_ends_in_error(
+    server: Harness, on_anvil: ChainFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(server.services.manager.store, "park_turn", broken)
+    sid, sender = new_id(), on_anvil.accounts[3]
+    r = await server.chat(
+        sid, f"send 0.1 ETH to {on_anvil.accounts[8].address}", user_state=_user_state(sender)
+    )
+    assert r.status_code == 200, r.text
+    final = await server.wait_idle(sid)
+    assert final["status"] == "error"
+    assert {"SystemError": "The turn could not wait for the wallet: storing it failed."} in final[
+        "system_events"
+    ]
+    assert "pending_txs" not in final["user_state"]
+
+
+async def test_another_replica_resumes_the_turn(chain_settings: Settings, on_anvil: ChainFixture) -> None:
+    sid, sender = new_id(), on_anvil.accounts[4]
+    async with running(chain_settings, _models()) as a, running(chain_settings, _models()) as b:
+        call, _ = await _park_a_transfer(a, on_anvil, sid, sender, on_anvil.accounts[8].address)
+        # B has never seen the session; it reads the parked turn from the database.
+        assert list((await b.state(sid)).json()["user_state"]["pending_txs"]) == ["1"]
+        tx_hash = _sign_and_send(on_anvil, sender, call["payload"])
+        answer = {"type": "wallet:tx_complete", "payload": {"txHash": tx_hash, "status": "success"}}
+        assert (await _system(b, sid, answer)).status_code == 200
+        final = await b.wait_idle(sid)
+        assert f"Transaction {tx_hash} confirmed" in final["messages"][-1]["content"]
+        assert b.services.manager.owner != a.services.manager.owner
+        # A, which parked it, sees the end too (the session is read from the database again).
+        assert (await a.wait_idle(sid))["messages"][-1]["content"] == final["messages"][-1]["content"]

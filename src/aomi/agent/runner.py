@@ -436,27 +436,29 @@ class TurnRunner:
         s = turn.session
         now = now_ms()
         expires = now + round(self.settings.wallet_request_timeout_seconds * 1000)
-        requests: list[WalletRequest] = []
-        for i, call in enumerate(deferred.calls, start=1):
-            meta = dict(deferred.metadata.get(call.tool_call_id) or {})
-            req = WalletRequest(
-                id=s.wallet_seq + i,
-                kind=str(meta.pop("kind")),
-                tool_call_id=call.tool_call_id,
-                payload=meta,
-                message_seq=None,
-                key_id=turn.key_id,
-                expires_ms=expires,
-                created_ms=now,
-            )
-            msg = proj.park_call(call.tool_call_id, req.waiting_text())
-            req.message_seq = msg.seq if msg is not None else None
-            requests.append(req)
-        proj.close_all()
-        write = turn.history.changes(history)
-        s.updated_ms = now
-        parked = replace(s, parked_until_ms=expires)
         try:
+            if deferred.approvals:
+                raise AomiError("a tool asked for approval, which this server does not support")
+            requests: list[WalletRequest] = []
+            for i, call in enumerate(deferred.calls, start=1):
+                meta = dict(deferred.metadata.get(call.tool_call_id) or {})
+                req = WalletRequest(
+                    id=s.wallet_seq + i,
+                    kind=str(meta.pop("kind")),  # KeyError: not a wallet tool's deferral
+                    tool_call_id=call.tool_call_id,
+                    payload=meta,
+                    message_seq=None,
+                    key_id=turn.key_id,
+                    expires_ms=expires,
+                    created_ms=now,
+                )
+                msg = proj.park_call(call.tool_call_id, req.waiting_text())
+                req.message_seq = msg.seq if msg is not None else None
+                requests.append(req)
+            proj.close_all()
+            write = turn.history.changes(history)
+            s.updated_ms = now
+            parked = replace(s, parked_until_ms=expires)
             entries = [(INLINE_CALL, r.inline_call()) for r in requests]
             async with self.manager.logging_events(s, *entries) as events:
                 await self.manager.store.park_turn(
@@ -467,14 +469,12 @@ class TurnRunner:
                 s.wallet_seq += len(requests)
                 s.lease_owner, s.lease_expires_ms, s.task = None, None, None
                 s.changed()
-        except Exception:
+        except Exception as exc:
+            # The turn must end either way: a session left `processing` with no task would hang.
             log.exception("session %s: parking the turn for the wallet failed", s.id)
+            why = exc.message if isinstance(exc, AomiError) else "storing it failed"
             await self._finish(
-                turn,
-                proj,
-                Status.ERROR,
-                history,
-                "The turn could not wait for the wallet: storing it failed.",
+                turn, proj, Status.ERROR, history, f"The turn could not wait for the wallet: {why}."
             )
 
     async def _save_progress(
