@@ -383,3 +383,14 @@ async def test_another_replica_resumes_the_turn(chain_settings: Settings, on_anv
         assert b.services.manager.owner != a.services.manager.owner
         # A, which parked it, sees the end too (the session is read from the database again).
         assert (await a.wait_idle(sid))["messages"][-1]["content"] == final["messages"][-1]["content"]
+
+
+async def test_request_ids_are_never_reused_in_a_session(server: Harness, on_anvil: ChainFixture) -> None:
+    h, sid = server, new_id()
+    sender, to = on_anvil.accounts[3], on_anvil.accounts[8].address
+    await _park_a_transfer(h, on_anvil, sid, sender, to)
+    await _system(h, sid, {"type": "wallet:tx_complete", "payload": {"txHash": "", "status": "failed"}})
+    await h.wait_idle(sid)
+    h.services.manager.forget(sid)  # as after an eviction or a restart: read from the database
+    call, body = await _park_a_transfer(h, on_anvil, sid, sender, to)
+    assert call["payload"]["tx_ids"] == [2] and list(body["user_state"]["pending_txs"]) == ["2"]

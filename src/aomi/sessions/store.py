@@ -196,7 +196,7 @@ class SessionStore:
                 lease_expires_ms=row.lease_expires_ms,
                 parked_until_ms=row.parked_until_ms,
                 wallet_requests=await open_requests(conn, session_id) if parked else [],
-                wallet_seq=await last_request_id(conn, session_id) if parked else 0,
+                wallet_seq=await last_request_id(conn, session_id),
             )
 
     async def create(self, s: Session) -> bool:
