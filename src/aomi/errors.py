@@ -91,6 +91,10 @@ class SimulationUnavailable(AomiError):
     status, code = 424, "simulation_unavailable"
 
 
+class MissingSecret(AomiError):
+    status, code = 400, "missing_secret"
+
+
 class ManifestError(Exception):
     """An App manifest is invalid; the message names the file and the field."""
 

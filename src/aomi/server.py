@@ -18,7 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from aomi import __version__
 from aomi.agent.models import ModelRegistry, default_model_registry, report_missing_keys
 from aomi.agent.runner import TurnRunner
-from aomi.api import chat, control, events, health, provider_keys, sessions, simulate, wallet
+from aomi.api import chat, control, events, health, provider_keys, secrets, sessions, simulate, wallet
 from aomi.api.auth import KEY_HEADER, KEY_HEADER_ALIAS, SESSION_HEADER, Authorizer
 from aomi.api.errors import install_error_handlers
 from aomi.api.limits import BodyLimitMiddleware, RequestShapeMiddleware
@@ -32,6 +32,8 @@ from aomi.crypto import Sealer
 from aomi.db.engine import create_engine, current_revision, head_revision, upgrade
 from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
+from aomi.secrets import SEALER_PURPOSE as SECRETS_PURPOSE
+from aomi.secrets import ClientSecrets, ClientSecretStore
 from aomi.services import Services
 from aomi.sessions.bus import EventBus
 from aomi.sessions.leases import Leases
@@ -62,6 +64,7 @@ async def _maintenance(services: Services) -> None:
             await manager.leases.renew(running)
             await services.manager.recover_orphans()
             await services.runner.expire_parked()
+            await services.secrets.purge_expired()
             services.manager.evict()
         except Exception:
             log.exception("maintenance pass failed; retrying in %.1f s", interval)
@@ -117,6 +120,11 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             usage=UsageStore(engine),
             chain=chain,
             forks=forks,
+            secrets=ClientSecrets(
+                ClientSecretStore(engine),
+                Sealer(secret, SECRETS_PURPOSE),
+                settings.client_secret_seconds,
+            ),
         )
         app.state.services = services
         models.preload()  # provider SDKs import in a thread while the server starts serving
@@ -176,6 +184,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
     app.include_router(provider_keys.router)
     app.include_router(wallet.router)
     app.include_router(simulate.router)
+    app.include_router(secrets.router)
     return app
 
 

@@ -15,6 +15,7 @@ from aomi.chain.forks import ForkPool
 from aomi.chain.kit import ChainKit
 from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
+from aomi.secrets import ClientSecrets
 from aomi.sessions.manager import SessionManager
 from aomi.sessions.service import SessionService
 from aomi.settings import Settings
@@ -42,3 +43,4 @@ class Services:
     chain: ChainKit
     forks: ForkPool
     """Anvil forks for `POST /api/simulate`."""
+    secrets: ClientSecrets

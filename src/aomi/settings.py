@@ -223,6 +223,12 @@ class Settings(BaseSettings):
     simulation_max_transactions: int = Field(
         default=20, ge=1, description="Most transactions one `POST /api/simulate` batch may hold."
     )
+    client_secret_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        description="How long a client secret from `POST /api/secrets` is kept; the client ingests it "
+        "again after that.",
+    )
     log_level: str = Field(
         default="info", description="Log level of `aomi serve` (debug, info, warning, error)."
     )

@@ -223,3 +223,47 @@ def test_manifest_that_is_not_utf8(tmp_path: Path) -> None:
     path = write_app(tmp_path, "x", "")
     path.write_bytes(b'name = "x\xff"\n')
     assert load_error(tmp_path) == f"{path}: invalid TOML: not UTF-8 text"
+
+
+def test_secret_slots_are_read(tmp_path: Path) -> None:
+    text = VALID.format(name="x") + (
+        '[[secrets]]\nname = "API_KEY"\ndescription = "the key"\n'
+        '[[secrets]]\nname = "region"\nrequired = false\nsource = "operator"\n'
+    )
+    write_app(tmp_path, "x", text)
+    app = load_registry(tmp_path, registry_of("offline")).get("x")
+    assert app is not None
+    assert [s.to_json() for s in app.secrets] == [
+        {"name": "API_KEY", "description": "the key", "required": True},
+        {"name": "region", "description": "", "required": False},
+    ]
+    assert [s.source for s in app.secrets] == ["either", "operator"]
+
+
+@pytest.mark.parametrize(
+    ("table", "field", "error"),
+    [
+        ('name = "1X"', "secrets[0].name", "invalid secret name '1X'"),
+        (
+            'name = "A"\nsource = "friend"',
+            "secrets[0].source",
+            "Input should be 'operator', 'client' or 'either'",
+        ),
+        ('name = "A"\nrequired = "yes"', "secrets[0].required", "Input should be a valid boolean"),
+        (
+            'name = "A"\nscope = "x"',
+            "secrets[0].scope",
+            "unknown key (allowed: name, description, required, source)",
+        ),
+        ('description = "x"', "secrets[0].name", "required"),
+    ],
+)
+def test_bad_secret_slots_name_file_and_field(tmp_path: Path, table: str, field: str, error: str) -> None:
+    path = write_app(tmp_path, "x", VALID.format(name="x") + f"[[secrets]]\n{table}\n")
+    assert load_error(tmp_path).startswith(f"{path}: {field}: {error}")
+
+
+def test_a_secret_slot_declared_twice(tmp_path: Path) -> None:
+    text = VALID.format(name="x") + '[[secrets]]\nname = "A"\n[[secrets]]\nname = "A"\n'
+    path = write_app(tmp_path, "x", text)
+    assert load_error(tmp_path) == f"{path}: secrets[1].name: 'A' is declared twice"

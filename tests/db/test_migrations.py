@@ -9,7 +9,7 @@ from aomi.db.engine import current_revision, head_revision, upgrade
 
 async def test_upgrade_creates_schema_and_is_idempotent(engine: AsyncEngine) -> None:
     await upgrade(engine)  # a second run changes nothing
-    assert await current_revision(engine) == head_revision() == "0004"
+    assert await current_revision(engine) == head_revision() == "0005"
     async with engine.connect() as conn:
         names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
     assert {"app_keys", "app_key_scopes", "sessions", "messages", "session_events"} <= names

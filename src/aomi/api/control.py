@@ -42,9 +42,13 @@ def model_labels(app: App) -> list[str]:
 
 
 def _detail(app: App) -> dict[str, Any]:
-    # Declared client secrets (SPEC 4.5: `{name, description, required}`) do not exist in App
-    # manifests yet, so every App declares none; the field is there so clients can rely on it.
-    return {"name": app.name, "description": app.description, "models": model_labels(app), "secrets": []}
+    """The App as `?detail=true` lists it: its secret slots are `{name, description, required}`."""
+    return {
+        "name": app.name,
+        "description": app.description,
+        "models": model_labels(app),
+        "secrets": [slot.to_json() for slot in app.secrets],
+    }
 
 
 APPS: dict[int | str, dict[str, Any]] = {

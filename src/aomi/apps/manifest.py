@@ -11,12 +11,13 @@ import tomllib
 from collections.abc import Collection
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from aomi.agent.labels import OFFLINE_LABEL
-from aomi.apps.app import DEFAULT_APP_NAME, App
+from aomi.apps.app import DEFAULT_APP_NAME, SECRET_NAME_PATTERN, App, SecretSlot
 from aomi.errors import ManifestError
 
 MANIFEST_FILE = "app.toml"
@@ -35,6 +36,21 @@ class ModelsTable(BaseModel):
     )
 
 
+class SecretTable(BaseModel):
+    """One `[[secrets]]` entry: a secret slot the App's tools may read."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = Field(description="The slot's name: letters, digits and _, not starting with a digit.")
+    description: str = Field(default="", description="What the value is, for clients and operators.")
+    required: bool = Field(default=True, description="Tools that need it fail clearly without it.")
+    source: Literal["operator", "client", "either"] = Field(
+        default="either",
+        description="Who provides it: the operator (`AOMI_APP_<APP>_<NAME>`), the client "
+        "(`POST /api/secrets`), or either (the client's value first).",
+    )
+
+
 class Manifest(BaseModel):
     """The shape of `app.toml`; semantic checks (known tools, models, files) follow in `parse_manifest`."""
 
@@ -49,6 +65,7 @@ class Manifest(BaseModel):
     )
     tools: list[str] = Field(default_factory=list, description="Names of built-in tools.")
     models: ModelsTable | None = Field(default=None, description="Model configuration.")
+    secrets: list[SecretTable] = Field(default_factory=list, description="Secret slots (`[[secrets]]`).")
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -62,7 +79,12 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 def _describe(error: ErrorDetails) -> str:
     loc = tuple(error["loc"])
     if error["type"] == "extra_forbidden":
-        table = ModelsTable if loc[:1] == ("models",) and len(loc) == 2 else Manifest
+        if loc[:1] == ("models",) and len(loc) == 2:
+            table: type[BaseModel] = ModelsTable
+        elif loc[:1] == ("secrets",) and len(loc) == 3:
+            table = SecretTable
+        else:
+            table = Manifest
         return f"{_loc(loc)}: unknown key (allowed: {', '.join(table.model_fields)})"
     if error["type"] == "missing":
         return f"{_loc(loc)}: required"
@@ -107,6 +129,15 @@ def parse_manifest(path: Path, *, tool_names: Collection[str], model_labels: Col
             raise fail(f"tools[{i}]", f"unknown tool {tool!r} (known: {', '.join(known_tools)})")
 
     default_model, allowed = _models(manifest.models or ModelsTable(), model_labels, path)
+    slots: dict[str, SecretSlot] = {}
+    for i, entry in enumerate(manifest.secrets):
+        if not re.fullmatch(SECRET_NAME_PATTERN, entry.name):
+            raise fail(
+                f"secrets[{i}].name", f"invalid secret name {entry.name!r} (letters, digits, '_'; 1-64)"
+            )
+        if entry.name in slots:
+            raise fail(f"secrets[{i}].name", f"{entry.name!r} is declared twice")
+        slots[entry.name] = SecretSlot(entry.name, entry.description, entry.required, entry.source)
     return App(
         name=manifest.name,
         description=manifest.description,
@@ -115,6 +146,7 @@ def parse_manifest(path: Path, *, tool_names: Collection[str], model_labels: Col
         default_model=default_model,
         allowed_models=allowed,
         tools=tuple(dict.fromkeys(manifest.tools)),
+        secrets=tuple(slots.values()),
     )
 
 

@@ -178,3 +178,16 @@ wallet_requests = Table(
     Column("answered_ms", BigInteger, nullable=True),
     Column("closed_ms", BigInteger, nullable=True),
 )
+
+# Client secrets (SPEC 4.5): values a client hands its tools, one per client id and name,
+# encrypted; they expire.
+client_secrets = Table(
+    "client_secrets",
+    metadata,
+    Column("client_id", String(200), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("ciphertext", Text, nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),
+    Index("ix_client_secrets_expires", "expires_ms"),
+)
