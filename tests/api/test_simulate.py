@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from web3 import Web3
 
 from aomi.settings import Settings
 from tests.support.anvil import ChainFixture, load_artifact, web3_for
@@ -199,7 +198,3 @@ async def test_an_unreachable_rpc_is_a_424(settings: Settings, chain_fixture: Ch
     assert r.status_code == 424, r.text
     assert r.json()["error"]["code"] == "chain_unavailable"
     assert "Anvil (local) (chain 31337)" in r.json()["error"]["message"]
-
-
-def test_checksummed(chain_fixture: ChainFixture) -> None:
-    assert Web3.is_checksum_address(chain_fixture.token)

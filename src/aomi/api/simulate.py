@@ -82,12 +82,13 @@ async def simulate_batch(request: Request, services: ServicesDep) -> JSONRespons
     Needs the App key like chat. `from` and `chain_id` default to the session's wallet and chain
     (`X-Session-Id`, when given).
     """
+    # Authorized like chat (SPEC 3); only the session's wallet and chain are used here.
     app = app_param(request)
     s = None
     if request.headers.get(SESSION_HEADER) is not None:
-        caller, s = await session_of(services, request, session_id_from(request.headers), app)
+        _, s = await session_of(services, request, session_id_from(request.headers), app)
     else:
-        caller = await services.auth.authorize(app, request.headers)
+        await services.auth.authorize(app, request.headers)
     body = await json_body(request)
     raw = body.get("transactions")
     limit = services.settings.simulation_max_transactions
@@ -115,6 +116,5 @@ async def simulate_batch(request: Request, services: ServicesDep) -> JSONRespons
         sender = str(coerce("address", sender_raw, "from"))
     except InvalidInput as exc:
         raise InvalidTransaction(exc.message) from None
-    del caller  # authorized above; simulation spends no model budget
     result: dict[str, Any] = await simulate(services.forks, chain_id, sender, txs)
     return JSONResponse(result)

@@ -25,10 +25,10 @@ from aomi.chain.units import describe_amount, from_base_units
 from aomi.errors import AomiError, InvalidAddress, InvalidInput
 
 P = ParamSpec("P")
-Tool = Callable[Concatenate[RunContext[TurnDeps], P], Awaitable[str]]
+ToolFn = Callable[Concatenate[RunContext[TurnDeps], P], Awaitable[str]]
 
 
-def tool_errors(fn: Tool[P]) -> Tool[P]:
+def tool_errors(fn: ToolFn[P]) -> ToolFn[P]:
     """Our domain errors become a failed tool result with their message (the run goes on)."""
 
     @functools.wraps(fn)
@@ -38,7 +38,7 @@ def tool_errors(fn: Tool[P]) -> Tool[P]:
         except AomiError as exc:
             raise ToolFailed(exc.message) from None
 
-    return cast(Tool[P], wrapper)
+    return cast(ToolFn[P], wrapper)
 
 
 def revert_text(exc: ContractLogicError) -> str:
