@@ -24,16 +24,18 @@ from aomi.api.errors import install_error_handlers
 from aomi.api.limits import BodyLimitMiddleware, RequestShapeMiddleware
 from aomi.api.openapi import install_openapi
 from aomi.api.sessions import NEXT_CURSOR_HEADER
-from aomi.apps.registry import load_registry
+from aomi.apps.registry import AppRegistry, load_registry
 from aomi.byok import SEALER_PURPOSE, ProviderKeys, ProviderKeyStore
 from aomi.chain.forks import ForkPool
 from aomi.chain.kit import ChainKit
 from aomi.crypto import Sealer
 from aomi.db.engine import create_engine, current_revision, head_revision, upgrade
+from aomi.docs.service import Documents
+from aomi.docs.store import DocStore
 from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
 from aomi.secrets import SEALER_PURPOSE as SECRETS_PURPOSE
-from aomi.secrets import ClientSecrets, ClientSecretStore
+from aomi.secrets import AppSecrets, ClientSecrets, ClientSecretStore
 from aomi.services import Services
 from aomi.sessions.bus import EventBus
 from aomi.sessions.leases import Leases
@@ -70,10 +72,33 @@ async def _maintenance(services: Services) -> None:
             log.exception("maintenance pass failed; retrying in %.1f s", interval)
 
 
+async def _ingest_documents(apps: AppRegistry, documents: Documents) -> None:
+    """Bring every App's stored documents in line with its files (unchanged files are skipped by
+    hash). A file that cannot be read is logged; the server starts anyway."""
+    for app in apps.all():
+        if not app.documents:
+            continue
+        report = await documents.ingest(app)
+        for path, why in report.failed:
+            log.warning("App %s: document %s was not ingested: %s", app.name, path, why)
+        if report.added or report.replaced or report.removed:
+            log.info(
+                "App %s: documents ingested: %d added, %d replaced, %d removed, %d unchanged",
+                app.name,
+                report.added,
+                report.replaced,
+                report.removed,
+                report.unchanged,
+            )
+
+
 def create_app(settings: Settings | None = None, *, models: ModelRegistry | None = None) -> FastAPI:
     """Build the application. App manifests are loaded here, so a bad one stops start-up at once."""
     settings = settings or Settings()
     pydantic_ai.BANNER_ENABLED = False  # the server's output is the operator's: no first-run banner
+    # httpx logs every request URL at INFO, query string included: an HTTP tool's secret could land
+    # in the log. Its warnings and errors still show.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
     models = models or default_model_registry(settings)
     for line in report_missing_keys(models):
         log.warning("%s", line)
@@ -96,7 +121,23 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         )
         http = httpx.AsyncClient(timeout=settings.tool_timeout_seconds)
         byok = ProviderKeys(ProviderKeyStore(engine), Sealer(secret, SEALER_PURPOSE))
-        runner = TurnRunner(manager, models, apps, settings, http, chain, provider_keys=byok)
+        client_secrets = ClientSecrets(
+            ClientSecretStore(engine), Sealer(secret, SECRETS_PURPOSE), settings.client_secret_seconds
+        )
+        documents = Documents(DocStore(engine))
+        if settings.docs_ingest_on_start:
+            await _ingest_documents(apps, documents)
+        runner = TurnRunner(
+            manager,
+            models,
+            apps,
+            settings,
+            http,
+            chain,
+            provider_keys=byok,
+            secrets=AppSecrets(client_secrets),
+            documents=documents,
+        )
         forks = ForkPool(chain.chains, settings.anvil_path, settings.simulation_forks)
         services = Services(
             settings,
@@ -120,11 +161,8 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             usage=UsageStore(engine),
             chain=chain,
             forks=forks,
-            secrets=ClientSecrets(
-                ClientSecretStore(engine),
-                Sealer(secret, SECRETS_PURPOSE),
-                settings.client_secret_seconds,
-            ),
+            secrets=client_secrets,
+            documents=documents,
         )
         app.state.services = services
         models.preload()  # provider SDKs import in a thread while the server starts serving

@@ -13,6 +13,7 @@ from aomi.apps.registry import AppRegistry
 from aomi.byok import ProviderKeys
 from aomi.chain.forks import ForkPool
 from aomi.chain.kit import ChainKit
+from aomi.docs.service import Documents
 from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
 from aomi.secrets import ClientSecrets
@@ -44,3 +45,4 @@ class Services:
     forks: ForkPool
     """Anvil forks for `POST /api/simulate`."""
     secrets: ClientSecrets
+    documents: Documents

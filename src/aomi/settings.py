@@ -229,6 +229,11 @@ class Settings(BaseSettings):
         description="How long a client secret from `POST /api/secrets` is kept; the client ingests it "
         "again after that.",
     )
+    docs_ingest_on_start: bool = Field(
+        default=True,
+        description="Ingest every App's documents when the server starts (unchanged files are skipped "
+        "by content hash); `aomi docs ingest` does it by hand.",
+    )
     log_level: str = Field(
         default="info", description="Log level of `aomi serve` (debug, info, warning, error)."
     )

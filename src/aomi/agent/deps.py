@@ -1,15 +1,18 @@
-"""What a tool sees of the turn it runs in (``ctx.deps``)."""
+"""What a tool sees of the turn it runs in (``ctx.deps``). App authors' Python tools take a
+`RunContext[TurnDeps]` (`aomi.tools.context.ToolContext`) as their first parameter."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from pydantic_ai.messages import ModelMessage
 
 from aomi.apps.app import App
 from aomi.chain.kit import ChainKit
+from aomi.secrets import AppSecrets
 from aomi.settings import Settings
 
 
@@ -26,3 +29,28 @@ class TurnDeps:
     chain_id: int | None = None
     checkpoint: Callable[[Sequence[ModelMessage]], Awaitable[None]] | None = None
     """The runner's hook that stores the history before each model request (not for tools)."""
+    client_id: str | None = None
+    """The session's client id: whose client secrets (`POST /api/secrets`) the App's slots read."""
+    secrets: AppSecrets | None = None
+    documents: Any = None
+    """The documents service (`aomi.docs.service.Documents`), for `search_docs`."""
+    _resolved: dict[str, str] | None = field(default=None, repr=False)
+
+    async def secret(self, name: str) -> str:
+        """The value of one of the App's secret slots, resolved on first use inside a tool call.
+        `MissingSecret` (naming the slot and who sets it) when it is not set or not declared."""
+        resolved = await self.resolved_secrets()
+        return AppSecrets.require(self.app, resolved, name)
+
+    async def resolved_secrets(self) -> dict[str, str]:
+        if self._resolved is None:
+            secrets = self.secrets
+            self._resolved = {} if secrets is None else await secrets.resolve(self.app, self.client_id)
+        return self._resolved
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret value this turn resolved replaced by `[secret NAME]`."""
+        for name, value in (self._resolved or {}).items():
+            if value and value in text:
+                text = text.replace(value, f"[secret {name}]")
+        return text

@@ -28,6 +28,13 @@ from aomi.agent.intents import CHAIN_INTENTS
 from aomi.agent.labels import OFFLINE_LABEL
 
 PRICE_TOOL = "get_token_price"
+DOCS_TOOL = "search_docs"
+# A question, or a request to look something up, that the App's documents may answer.
+_DOCS_QUESTION = re.compile(
+    r"\?\s*$|^\s*(?:what|how|why|when|where|which|who|can|does|do|is|are|should|explain|tell\s+me)\b"
+    r"|\b(?:docs|documentation|documents)\b",
+    re.IGNORECASE,
+)
 OFFLINE_NOTE = "(I am the offline model: no LLM provider is configured.)"
 
 _TOKEN = r"([a-z][a-z0-9.\-]{0,31})"
@@ -82,8 +89,19 @@ def _latest_user_text(messages: Sequence[ModelMessage]) -> str:
 WALLET_TOOLS = {"send_transaction_to_wallet", "request_typed_data_signature"}
 
 
+def _answer_from_docs(text: str) -> str:
+    """The best passage `search_docs` returned, with its citation: `[1] file: heading\nbody`."""
+    first = text.split("\n\n[2] ", 1)[0]
+    head, _, body = first.partition("\n")
+    if not head.startswith("[1] ") or not body.strip():
+        return f"{text} (via {DOCS_TOOL})."
+    return f"According to {head[4:]}: {_quote(body, 600)} (via {DOCS_TOOL})."
+
+
 def _answer_tool_result(part: ToolReturnPart) -> str:
     text = part.model_response_str(wrap_if_error=False).strip().rstrip(".")
+    if part.outcome == "success" and part.tool_name == DOCS_TOOL:
+        return _answer_from_docs(part.model_response_str(wrap_if_error=False).strip())
     if part.outcome != "success":
         if part.tool_name in WALLET_TOOLS:
             return f"The wallet request did not go through: {text}."
@@ -113,17 +131,21 @@ def decide(messages: Sequence[ModelMessage], info: AgentInfo) -> Decision:
         args = intent(user_text)
         if args is None:
             continue
-        if tool_name not in tools:
+        if tool_name in tools:
+            return CallTool(tool_name, json.dumps(args), f"offline_{uuid.uuid4().hex}")
+        if DOCS_TOOL not in tools:  # an App with documents may answer it from them instead
             return Say(f"This App has no {tool_name} tool, so I cannot do that. {OFFLINE_NOTE}")
-        return CallTool(tool_name, json.dumps(args), f"offline_{uuid.uuid4().hex}")
+        break
     has_price_tool = PRICE_TOOL in tools
     token = price_question_token(user_text)
-    if token is not None:
+    if token is not None and (has_price_tool or DOCS_TOOL not in tools):
         if has_price_tool:
             # A fresh id per call: ids are matched across the stored history, so they must never repeat.
             call_id = f"offline_{uuid.uuid4().hex}"
             return CallTool(PRICE_TOOL, json.dumps({"symbol": token}), call_id)
         return Say(f"This App has no price tool, so I cannot look up the price of {token}. {OFFLINE_NOTE}")
+    if DOCS_TOOL in tools and _DOCS_QUESTION.search(user_text):
+        return CallTool(DOCS_TOOL, json.dumps({"query": user_text}), f"offline_{uuid.uuid4().hex}")
 
     if "get_balance" in tools:
         ability = (
@@ -133,6 +155,8 @@ def decide(messages: Sequence[ModelMessage], info: AgentInfo) -> Decision:
         )
     elif has_price_tool:
         ability = "I can look up token prices: try “price of ETH”."
+    elif DOCS_TOOL in tools:
+        ability = "I can search this App's documents: ask me a question."
     else:
         ability = "This App gives me no tool I know how to use offline."
     quoted = f" You said: “{_quote(user_text)}”." if user_text.strip() else ""

@@ -44,7 +44,9 @@ from aomi.byok import ProviderKeys, owner_of
 from aomi.chain.addresses import chain_name
 from aomi.chain.kit import ChainKit
 from aomi.db.engine import is_unavailable
+from aomi.docs.service import Documents
 from aomi.errors import AomiError, SessionBusy
+from aomi.secrets import AppSecrets
 from aomi.sessions.manager import SessionManager
 from aomi.sessions.model import (
     INLINE_CALL,
@@ -110,6 +112,12 @@ class TurnState:
     """Settled wallet requests of the parked part before this one: their results go to the agent."""
     deferred: DeferredToolRequests | None = None
     """The wallet calls this part ended with: the turn parks."""
+    deps: TurnDeps | None = None
+
+    def redact(self, text: str) -> str:
+        """Error text without the provider key or any secret value the turn's tools resolved."""
+        text = redact(text, self.api_key)
+        return self.deps.redact(text) if self.deps is not None else text
 
 
 class TurnRunner:
@@ -123,8 +131,12 @@ class TurnRunner:
         chain: ChainKit,
         *,
         provider_keys: ProviderKeys | None = None,
+        secrets: AppSecrets | None = None,
+        documents: Documents | None = None,
     ) -> None:
         self.manager = manager
+        self.secrets = secrets
+        self.documents = documents
         self.chain = chain
         self.models = models
         self.apps = apps
@@ -148,6 +160,7 @@ class TurnRunner:
                 output_type=[str, DeferredToolRequests],
                 instructions=[app.preamble, wallet_context],
                 tools=tools_for(app),
+                toolsets=self.apps.toolsets(app.name),
                 capabilities=[RequestHistory(self.settings.history_token_budget)],
             )
             self._agents[app.name] = agent
@@ -296,17 +309,17 @@ class TurnRunner:
                     status, history, error = Status.ERROR, list(captured), f"The turn hit a limit: {exc}"
                 except ModelAPIError as exc:
                     status, history = Status.ERROR, list(captured)
-                    error = provider_failure(turn.provider, turn.model_label, exc, turn.api_key)
+                    error = turn.redact(provider_failure(turn.provider, turn.model_label, exc, turn.api_key))
                     log.warning("session %s: %s", s.id, error)
                 except AomiError as exc:
-                    status, error = Status.ERROR, exc.message
+                    status, history, error = Status.ERROR, list(captured), turn.redact(exc.message)
                 except Exception as exc:
                     log.exception("session %s: turn failed", s.id)
                     status, history = Status.ERROR, list(captured)
                     error = (
                         OUTAGE_MESSAGE
                         if is_unavailable(exc)
-                        else f"The turn failed: {type(exc).__name__}: {redact(str(exc), turn.api_key)}"
+                        else f"The turn failed: {type(exc).__name__}: {turn.redact(str(exc))}"
                     )
         except asyncio.CancelledError as exc:
             status = Status.INTERRUPTED
@@ -367,7 +380,11 @@ class TurnRunner:
             wallet_address=s.wallet_address,
             chain_id=s.chain_id,
             checkpoint=checkpoint,
+            client_id=s.client_id,
+            secrets=self.secrets,
+            documents=self.documents,
         )
+        turn.deps = deps
         results = await self._wallet_results(turn, proj)
         # The wallet calls a parked turn waits on are answered, not repaired away.
         prior = load(turn.history.rows) if results else repair_messages(load(turn.history.rows))

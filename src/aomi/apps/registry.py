@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from aomi.agent.labels import OFFLINE_LABEL
 from aomi.agent.models import ModelRegistry
@@ -14,6 +15,11 @@ from aomi.apps.manifest import MANIFEST_FILE, parse_manifest
 from aomi.errors import ManifestError
 
 __all__ = ["App", "AppRegistry", "default_app", "load_registry"]
+
+if TYPE_CHECKING:
+    from aomi.apps.toolsets import Toolset
+else:
+    Toolset = Any
 
 log = logging.getLogger("aomi.apps")
 
@@ -64,14 +70,19 @@ def _fall_back(app: App, keyless: Collection[str]) -> App:
 
 
 class AppRegistry:
-    """A fixed set of Apps, looked up by name."""
+    """A fixed set of Apps, looked up by name, with each App's own toolsets (Python, HTTP, MCP)."""
 
-    def __init__(self, apps: Iterable[App]) -> None:
+    def __init__(self, apps: Iterable[App], toolsets: Mapping[str, Sequence[Toolset]] | None = None) -> None:
         self._apps: dict[str, App] = {}
         for app in apps:
             if app.name in self._apps:
                 raise ValueError(f"duplicate App name {app.name!r}")
             self._apps[app.name] = app
+        self._toolsets = {name: list(sets) for name, sets in (toolsets or {}).items()}
+
+    def toolsets(self, name: str) -> list[Toolset]:
+        """The App's own toolsets; none for built-in-only Apps."""
+        return self._toolsets.get(name, [])
 
     def get(self, name: str) -> App | None:
         return self._apps.get(name)
@@ -100,10 +111,20 @@ def load_registry(apps_dir: Path, models: ModelRegistry | None = None) -> AppReg
     model_labels = models.labels() if models is not None else [OFFLINE_LABEL]
     keyless = models.keyless() if models is not None else []
     apps = [default_app(models.provider_labels() if models is not None else [], keyless)]
+    toolsets: dict[str, list[Toolset]] = {}
     if apps_dir.exists():
         if not apps_dir.is_dir():
             raise ManifestError(f"{apps_dir}: the apps directory is not a directory")
         for manifest in sorted(apps_dir.glob(f"*/{MANIFEST_FILE}")):
-            app = parse_manifest(manifest, tool_names=builtin_tool_names(), model_labels=model_labels)
+            app, toolsets[manifest.parent.name] = load_app(manifest, model_labels)
             apps.append(_fall_back(app, keyless))
-    return AppRegistry(apps)
+    return AppRegistry(apps, toolsets)
+
+
+def load_app(manifest: Path, model_labels: Collection[str]) -> tuple[App, list[Toolset]]:
+    """One App from its manifest, with its own toolsets built (Python modules imported): the
+    same checks for `aomi apps validate` and for start-up. ManifestError names file and field."""
+    from aomi.apps.toolsets import build_toolsets
+
+    app = parse_manifest(manifest, tool_names=builtin_tool_names(), model_labels=model_labels)
+    return app, build_toolsets(app)

@@ -1,4 +1,4 @@
-"""The `aomi` command: serve, db, keys, apps, models, usage."""
+"""The `aomi` command: serve, db, keys, apps, docs, models, usage."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from aomi.cli.apps import apps_app
 from aomi.cli.common import EXIT_FAILURE, build_settings, guarded
 from aomi.cli.db import db_app
+from aomi.cli.docs import docs_app
 from aomi.cli.keys import keys_app
 from aomi.cli.models import models_app
 from aomi.cli.usage import usage_command
@@ -23,6 +24,7 @@ app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(apps_app, name="apps")
+app.add_typer(docs_app, name="docs")
 app.add_typer(models_app, name="models")
 app.command("usage")(usage_command)
 

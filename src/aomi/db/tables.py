@@ -191,3 +191,40 @@ client_secrets = Table(
     Column("expires_ms", BigInteger, nullable=False),
     Index("ix_client_secrets_expires", "expires_ms"),
 )
+
+# An App's documents (`aomi docs ingest`): one row per file, its chunks, searched by full-text
+# search. The index is dialect-specific and lives in migration 0006 only: on SQLite an FTS5 table
+# (`doc_chunks_fts`, kept in step by triggers), on PostgreSQL a generated `tsv` column with a GIN
+# index. `in_tables` leaves them out of schema comparisons.
+doc_files = Table(
+    "doc_files",
+    metadata,
+    Column("app", String(64), primary_key=True),
+    Column("path", String(1000), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("chunks", Integer, nullable=False),
+    Column("ingested_ms", BigInteger, nullable=False),
+)
+
+doc_chunks = Table(
+    "doc_chunks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("app", String(64), nullable=False),
+    Column("path", String(1000), nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("heading", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Index("ix_doc_chunks_app_path", "app", "path"),
+)
+
+FTS_TABLE = "doc_chunks_fts"
+
+
+def in_tables(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """For alembic's `include_object`: false for the full-text index objects of migration 0006."""
+    if type_ == "table" and name is not None and name.startswith(FTS_TABLE):
+        return False
+    if type_ == "column" and name == "tsv":
+        return getattr(getattr(obj, "table", None), "name", None) != "doc_chunks"
+    return not (type_ == "index" and name == "ix_doc_chunks_tsv")

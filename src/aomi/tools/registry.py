@@ -15,6 +15,7 @@ from aomi.tools.chain import (
     get_token_info,
     resolve_ens,
 )
+from aomi.tools.docs import search_docs
 from aomi.tools.prices import get_token_price
 from aomi.tools.wallet import request_typed_data_signature, send_transaction_to_wallet
 
@@ -35,6 +36,10 @@ BUILTIN_TOOLS: dict[str, Tool[TurnDeps]] = {
 }
 
 
+SEARCH_DOCS = Tool(search_docs, takes_ctx=True, name="search_docs")
+
+
 def tools_for(app: App) -> list[Tool[TurnDeps]]:
-    """The App's tools, in manifest order. Manifests are validated at load, so every name exists."""
-    return [BUILTIN_TOOLS[name] for name in app.tools]
+    """The App's built-in tools, in manifest order, and `search_docs` when it has documents.
+    Manifests are validated at load, so every name exists."""
+    return [BUILTIN_TOOLS[name] for name in app.tools] + ([SEARCH_DOCS] if app.documents else [])
