@@ -23,9 +23,11 @@ async def test_migrations_create_exactly_the_tables_module(engine: AsyncEngine) 
     from aomi.db.tables import in_tables, metadata
 
     def diff(sync_conn: Connection) -> list[Any]:
-        return list(compare_metadata(
-            MigrationContext.configure(sync_conn, opts={"include_object": in_tables}), metadata
-        ))
+        return list(
+            compare_metadata(
+                MigrationContext.configure(sync_conn, opts={"include_object": in_tables}), metadata
+            )
+        )
 
     async with engine.connect() as conn:
         assert await conn.run_sync(diff) == []

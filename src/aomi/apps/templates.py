@@ -27,12 +27,12 @@ def render(
     secret: Callable[[str], str],
     encode: Callable[[str], str] = str,
 ) -> str:
-    """The template with arguments (through ``encode``) and secrets filled in. KeyError names a
-    missing argument."""
+    """The template with arguments (through ``encode``, e.g. URL-encoding) and secrets (as they
+    are: a secret may be a base URL) filled in. KeyError names a missing argument."""
 
     def fill(match: re.Match[str]) -> str:
         if match.group(1):
-            return encode(secret(match.group(2)))
+            return secret(match.group(2))
         value = args[match.group(2)]
         return encode(value if isinstance(value, str) else _scalar(value))
 
