@@ -106,23 +106,25 @@ def _reason(exc: BaseException) -> str:
 
 
 def _package(app: App) -> str:
-    """The App's own import package, rooted at its directory."""
+    """The App's own import package, rooted at its directory, loaded afresh: modules of an earlier
+    load (of this App, or of another directory with its name) are forgotten first."""
     assert app.root is not None
     name = "aomi_app_" + re.sub(r"[^a-z0-9_]", "_", app.name)
-    if name not in sys.modules:
-        package = types.ModuleType(name)
-        package.__path__ = [str(app.root)]
-        sys.modules[name] = package
+    for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        del sys.modules[loaded]
+    package = types.ModuleType(name)
+    package.__path__ = [str(app.root)]
+    sys.modules[name] = package
     return name
 
 
-def load_python_tool(app: App, spec: str, field: str) -> Callable[..., Any] | Toolset:
+def load_python_tool(app: App, package: str, spec: str, field: str) -> Callable[..., Any] | Toolset:
     """Import `module:attribute` from the App's directory: a function or a pydantic-ai toolset."""
     assert app.root is not None
     manifest = app.root / MANIFEST_FILE
     module_name, attribute = spec.split(":")
     expected = app.root / (module_name.replace(".", "/") + ".py")
-    qualified = f"{_package(app)}.{module_name}"
+    qualified = f"{package}.{module_name}"
     try:
         module = importlib.import_module(qualified)
     except ModuleNotFoundError as exc:
@@ -164,9 +166,10 @@ def build_toolsets(app: App) -> list[Toolset]:
     taken.update({t.name: f"http_tools[{i}]" for i, t in enumerate(app.http_tools)})
     functions: list[Tool[TurnDeps]] = [http_tool(spec) for spec in app.http_tools]
     toolsets: list[Toolset] = []
+    package = _package(app) if app.python_tools else ""
     for i, spec in enumerate(app.python_tools):
         field = f"python_tools[{i}]"
-        target = load_python_tool(app, spec, field)
+        target = load_python_tool(app, package, spec, field)
         if isinstance(target, AbstractToolset):
             if isinstance(target, FunctionToolset):
                 for name in target.tools:

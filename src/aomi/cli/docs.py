@@ -54,7 +54,8 @@ def ingest(
     files = discover(app, paths or None)
     err = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
+    # The bar is for people at a terminal; piped into a log it would only leave blank lines.
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task(f"Ingesting {app.name}", total=len(files))
 
         async def run(documents: Documents) -> IngestReport:
