@@ -178,6 +178,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             with contextlib.suppress(asyncio.CancelledError):
                 await maintenance
             await runner.shutdown()
+            await apps.aclose()
             await models.aclose()
             await forks.aclose()
             await chain.aclose()

@@ -95,13 +95,16 @@ async def test_http_tool_sends_the_secret_which_appears_nowhere_else(
     assert path == "/v1/quote/ETH?currency=EUR"
     assert headers["X-Api-Key"] == API_KEY
     assert _answer(body) == "Result: success: 3456.78"  # `select = "quote"`
-    r = await guide.client.get("/api/events", params={"count": 100}, headers={"X-Session-Id": sid})
-    events = r.text
-    snapshot = json.dumps(body)
-    for where, text in [("snapshot", snapshot), ("events", events), ("logs", caplog.text)]:
+    # A service that echoes the key back in an error: the model and the user see it redacted.
+    body = await _turn(guide, sid, 'call get_quote {"symbol": "DOGE"}', app="defi-guide", client_id=CLIENT)
+    assert quotes.requests[-1][1]["X-Api-Key"] == API_KEY
+    assert "no quote for DOGE" in _answer(body) and "[secret QUOTES_API_KEY]" in _answer(body)
+    # Messages, events (session_events, model history and every other table), logs, errors.
+    stored = await _database_text(guide)
+    assert "turn_finished" in stored and "no quote for DOGE" in stored
+    for where, text in [("snapshot", json.dumps(body)), ("logs", caplog.text), ("database", stored)]:
         assert API_KEY not in text, where
         assert quotes.url not in text, where  # an operator secret: the service's address
-    assert API_KEY not in await _database_text(guide)
 
 
 async def test_http_tool_errors_are_clear_and_redacted(guide: Harness, quotes: QuotesApi) -> None:
@@ -179,6 +182,20 @@ async def test_mcp_tool_result_reaches_the_conversation_over_http(settings: Sett
             assert "unknown action 'fly'" in _answer(body)
 
 
+def _mcp_children() -> list[int]:
+    """This process's child processes that run the example MCP server."""
+    pids = [int(p) for f in Path("/proc/self/task").glob("*/children") for p in f.read_text().split()]
+    found = []
+    for pid in pids:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"mcp_server.py" in cmdline:
+            found.append(pid)
+    return found
+
+
 async def test_mcp_example_over_stdio(settings: Settings) -> None:
     _allow_caller(copy_example(settings.apps_dir, "chain-facts"))
     async with running(settings, _models()) as h:
@@ -187,10 +204,14 @@ async def test_mcp_example_over_stdio(settings: Settings) -> None:
         assert _answer(body) == "Tools: block_time, typical_gas"  # reset_stats is not allowed
         body = await _turn(h, sid, 'call block_time {"chain": "base"}', app="chain-facts")
         assert _answer(body) == "Result: success: 2.0"
+        body = await _turn(h, new_id(), 'call typical_gas {"action": "transfer"}', app="chain-facts")
+        assert _answer(body) == "Result: success: 21000"
+        assert len(_mcp_children()) == 1  # one server process, kept across turns and sessions
         body = await _turn(h, sid, "call reset_stats {}", app="chain-facts")
         # Not offered, so not callable: the model hears that it does not exist.
         assert body["status"] == "idle"
         assert "Unknown tool name: 'reset_stats'" in _answer(body)
+    assert _mcp_children() == []  # stopped with the server
 
 
 async def test_unreachable_mcp_server_ends_the_turn_with_a_clear_error(settings: Settings) -> None:

@@ -62,8 +62,9 @@ def caller_model() -> FunctionModel:
 @dataclass
 class QuotesApi:
     """A loopback quotes service: `GET /v1/quote/<SYMBOL>?currency=` answers
-    `{"symbol", "currency", "quote", "key_seen"}` (`key_seen` echoes the `X-Api-Key` header, so a
-    test can check the server redacts a secret that comes back in an answer)."""
+    `{"symbol", "currency", "quote", "key_seen"}`, an unknown symbol 404 `{"error", "key_seen"}`
+    (`key_seen` echoes the `X-Api-Key` header, so a test can check that the server redacts a
+    secret that comes back in an answer or an error)."""
 
     url: str = ""
     quotes: dict[str, float] = field(default_factory=lambda: {"ETH": 3456.78, "BTC": 97123.5})
@@ -83,7 +84,9 @@ class _QuotesHandler(BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         symbol = path.removeprefix("/v1/quote/")
         if not path.startswith("/v1/quote/") or symbol not in api.quotes:
-            self._send(404, {"error": f"no quote for {symbol}"})
+            self._send(
+                404, {"error": f"no quote for {symbol}", "key_seen": self.headers.get("X-Api-Key", "")}
+            )
             return
         currency = query.removeprefix("currency=") if query.startswith("currency=") else "USD"
         body = {"symbol": symbol, "currency": currency, "quote": api.quotes[symbol]}

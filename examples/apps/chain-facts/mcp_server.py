@@ -39,6 +39,8 @@ def reset_stats() -> str:
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--http":
-        server.run(transport="http", host="127.0.0.1", port=int(sys.argv[2]), show_banner=False)
+        server.run(
+            transport="http", host="127.0.0.1", port=int(sys.argv[2]), show_banner=False, log_level="warning"
+        )
     else:
-        server.run(show_banner=False)
+        server.run(show_banner=False, log_level="warning")

@@ -20,4 +20,6 @@ async def estimate_gas_cost(ctx: ToolContext, gas_units: int, gas_price_gwei: fl
     wei = Decimal(gas_units) * Decimal(str(gas_price_gwei)) * Decimal(10**9)
     native = wei / Decimal(10**18)
     symbol = NATIVE.get(chain_id, "native token")
-    return f"{gas_units} gas at {gas_price_gwei} gwei costs {native.normalize():f} {symbol} on chain {chain_id}"
+    return (
+        f"{gas_units} gas at {gas_price_gwei} gwei costs {native.normalize():f} {symbol} on chain {chain_id}"
+    )

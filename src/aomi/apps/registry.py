@@ -84,6 +84,15 @@ class AppRegistry:
         """The App's own toolsets; none for built-in-only Apps."""
         return self._toolsets.get(name, [])
 
+    async def aclose(self) -> None:
+        """Stop the MCP servers the Apps started (stdio servers live across turns)."""
+        from aomi.apps.toolsets import McpGuard
+
+        for sets in self._toolsets.values():
+            for toolset in sets:
+                if isinstance(toolset, McpGuard):
+                    await toolset.aclose()
+
     def get(self, name: str) -> App | None:
         return self._apps.get(name)
 

@@ -7,13 +7,14 @@ have a `tools.py` with a `lookup` function and never see each other's.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
 import re
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,13 @@ class McpGuard(AppToolset):
     """An MCP server's tools; a server that cannot be reached ends the turn with a clear error."""
 
     server: str = ""
+    close: Callable[[], Awaitable[None]] | None = None
+    """Stops a stdio server's process (it lives across turns)."""
+
+    async def aclose(self) -> None:
+        if self.close is not None:
+            with contextlib.suppress(Exception):
+                await self.close()
 
     async def __aenter__(self) -> McpGuard:
         try:
@@ -183,19 +191,21 @@ def build_toolsets(app: App) -> list[Toolset]:
         _claim(taken, tool.name, field, manifest)
         functions.append(tool)
     own: list[Toolset] = [AppToolset(FunctionToolset(functions), source="app")] if functions else []
-    mcp = [
-        McpGuard(_mcp_toolset(app, server), source=f"mcp:{server.name}", server=server.name)
-        for server in app.mcp_servers
-    ]
+    mcp: list[Toolset] = []
+    for server in app.mcp_servers:
+        toolset, close = _mcp_toolset(app, server)
+        mcp.append(McpGuard(toolset, source=f"mcp:{server.name}", server=server.name, close=close))
     return [*own, *toolsets, *mcp]
 
 
-def _mcp_toolset(app: App, server: McpServerSpec) -> Toolset:
+def _mcp_toolset(app: App, server: McpServerSpec) -> tuple[Toolset, Callable[[], Awaitable[None]] | None]:
+    """The server's toolset (allow-list and prefix applied), and what stops it (stdio only)."""
     # Imported only for Apps that use MCP: pydantic_ai.mcp costs about 2 s to import.
     from fastmcp.client.transports import StdioTransport
     from pydantic_ai.mcp import MCPHeadersFunc, MCPToolset
 
     client: Any
+    close: Callable[[], Awaitable[None]] | None = None
     headers: dict[str, str] | MCPHeadersFunc[TurnDeps] | None = dict(server.headers) or None
     if server.url is not None:
         client = server.url
@@ -218,6 +228,7 @@ def _mcp_toolset(app: App, server: McpServerSpec) -> Toolset:
         client = StdioTransport(
             command, list(server.args), env=env or None, cwd=str(app.root), keep_alive=True
         )
+        close = client.close
     toolset: Toolset = MCPToolset(
         client,
         headers=headers,
@@ -230,4 +241,4 @@ def _mcp_toolset(app: App, server: McpServerSpec) -> Toolset:
         toolset = toolset.filtered(lambda ctx, tool: tool.name in allowed)
     if server.prefix is not None:
         toolset = toolset.prefixed(server.prefix)
-    return toolset
+    return toolset, close
