@@ -21,6 +21,8 @@ from aomi.timeutil import now_ms
 
 BATCH_CHUNKS = 1000
 """Chunks written per transaction while ingesting."""
+ANALYZE_AFTER_CHUNKS = 200
+"""An ingest that wrote at least this many chunks refreshes the planner's statistics."""
 QUERY_TERMS_MAX = 32
 _WORD = re.compile(r"\w+", re.UNICODE)
 STOPWORDS = frozenset(
@@ -170,6 +172,8 @@ class Documents:
         await self.store.replace(app.name, batch, now_ms())
         gone = [name for name in stored if name not in seen and (prune or not self._exists(app, name))]
         report.removed = await self.store.drop(app.name, gone)
+        if report.chunks >= ANALYZE_AFTER_CHUNKS or report.removed:
+            await self.store.analyze()
         return report
 
     @staticmethod

@@ -31,15 +31,26 @@ class FileChunks:
     chunks: Sequence[Chunk]
 
 
+# SQLite: FTS5's bm25 over heading (weight 2) and body (1), narrowed to the App in the index.
 _SQLITE_SEARCH = text(
-    "SELECT c.path, c.heading, c.body, bm25(doc_chunks_fts, 2.0, 1.0) AS score "
+    "SELECT c.path, c.heading, c.body, bm25(doc_chunks_fts, 0.0, 2.0, 1.0) AS score "
     "FROM doc_chunks_fts JOIN doc_chunks c ON c.id = doc_chunks_fts.rowid "
     "WHERE doc_chunks_fts MATCH :query AND c.app = :app ORDER BY score LIMIT :limit"
 )
+# PostgreSQL's ts_rank_cd knows nothing of how rare a word is, so a chunk repeating one common
+# word would beat one holding every word asked for. Each chunk scores the BM25 weight (idf) of
+# each query word it holds, the word's document frequency counted over the same matches in one
+# pass; ts_rank_cd (heading words weigh more) breaks ties among the best few.
 _PG_SEARCH = text(
-    "SELECT path, heading, body, ts_rank_cd(tsv, q) AS score "
-    "FROM doc_chunks, to_tsquery('english', :query) AS q "
-    "WHERE app = :app AND tsv @@ q ORDER BY score DESC, id LIMIT :limit"
+    "WITH words AS (SELECT to_tsquery('english', w) AS q FROM unnest(CAST(:words AS text[])) AS w), "
+    "total AS (SELECT coalesce(sum(chunks), 0) AS n FROM doc_files WHERE app = :app), "
+    "hits AS (SELECT c.id, count(*) OVER (PARTITION BY words.q) AS df "
+    "  FROM doc_chunks c JOIN words ON c.tsv @@ words.q WHERE c.app = :app), "
+    "best AS (SELECT hits.id, sum(ln(1 + (total.n - hits.df + 0.5) / (hits.df + 0.5))) AS idf "
+    "  FROM hits CROSS JOIN total GROUP BY hits.id ORDER BY idf DESC LIMIT :limit * 4) "
+    "SELECT c.path, c.heading, c.body, "
+    "  best.idf + 0.01 * ts_rank_cd(c.tsv, to_tsquery('english', :query)) AS score "
+    "FROM best JOIN doc_chunks c ON c.id = best.id ORDER BY score DESC, c.id LIMIT :limit"
 )
 
 
@@ -103,6 +114,15 @@ class DocStore:
             part = paths[start : start + 500]
             await conn.execute(delete(doc_chunks).where(doc_chunks.c.app == app, doc_chunks.c.path.in_(part)))
 
+    async def analyze(self) -> None:
+        """After a large change (PostgreSQL): fresh planner statistics (without them a new table's
+        searches scan it instead of using the full-text index), and the GIN index's list of
+        pending insertions merged, which searches would otherwise read through until a VACUUM."""
+        if self.postgres:
+            async with self.engine.begin() as conn:
+                await conn.execute(text("ANALYZE doc_chunks, doc_files"))
+                await conn.execute(text("SELECT gin_clean_pending_list('ix_doc_chunks_tsv')"))
+
     async def counts(self, app: str) -> tuple[int, int]:
         """(files, chunks) stored for the App."""
         async with self.engine.connect() as conn:
@@ -118,11 +138,15 @@ class DocStore:
         """The App's chunks that hold any of ``terms`` (plain words), best first."""
         if not terms:
             return []
+        params: dict[str, object] = {"app": app, "limit": limit}
         if self.postgres:
-            query, statement = " | ".join(terms), _PG_SEARCH
+            statement = _PG_SEARCH
+            params.update(query=" | ".join(terms), words=list(terms))
         else:
-            query, statement = " OR ".join(f'"{t}"' for t in terms), _SQLITE_SEARCH
+            statement = _SQLITE_SEARCH
+            words = " OR ".join(f'"{t}"' for t in terms)
+            params["query"] = f'app : "{app}" AND {{heading body}} : ({words})'
         async with self.engine.connect() as conn:
-            rows = await conn.execute(statement, {"query": query, "app": app, "limit": limit})
+            rows = await conn.execute(statement, params)
             # bm25 is lower-is-better; reported higher-is-better like ts_rank_cd.
             return [Hit(r.path, r.heading, r.body, -r.score if not self.postgres else r.score) for r in rows]

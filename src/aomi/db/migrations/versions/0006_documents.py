@@ -43,17 +43,19 @@ def upgrade() -> None:
         op.execute("CREATE INDEX ix_doc_chunks_tsv ON doc_chunks USING GIN (tsv)")
     else:
         op.execute(
-            "CREATE VIRTUAL TABLE doc_chunks_fts USING fts5(heading, body, content='doc_chunks', "
+            # `app` is indexed too, so a search narrows to one App inside the index.
+            "CREATE VIRTUAL TABLE doc_chunks_fts USING fts5(app, heading, body, content='doc_chunks', "
             "content_rowid='id', tokenize='porter unicode61')"
         )
         op.execute(
             "CREATE TRIGGER doc_chunks_ai AFTER INSERT ON doc_chunks BEGIN "
-            "INSERT INTO doc_chunks_fts(rowid, heading, body) VALUES (new.id, new.heading, new.body); END"
+            "INSERT INTO doc_chunks_fts(rowid, app, heading, body) "
+            "VALUES (new.id, new.app, new.heading, new.body); END"
         )
         op.execute(
             "CREATE TRIGGER doc_chunks_ad AFTER DELETE ON doc_chunks BEGIN "
-            "INSERT INTO doc_chunks_fts(doc_chunks_fts, rowid, heading, body) "
-            "VALUES ('delete', old.id, old.heading, old.body); END"
+            "INSERT INTO doc_chunks_fts(doc_chunks_fts, rowid, app, heading, body) "
+            "VALUES ('delete', old.id, old.app, old.heading, old.body); END"
         )
 
 
