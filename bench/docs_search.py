@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import Column, Index, Integer, MetaData, String, Table, Text, func, insert, select, text
+from sqlalchemy import MetaData, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.elements import quoted_name
 
 from aomi.apps.app import App
 from aomi.db.engine import create_engine, upgrade
@@ -219,17 +220,9 @@ def expect(report: IngestReport, what: str, **counts: int) -> None:
 async def baseline_insert(engine: AsyncEngine, rows: list[dict[str, object]]) -> float:
     """Rows/s of a plain bulk insert into a scratch copy of `doc_chunks` without full-text index."""
     meta = MetaData()
-    scratch = Table(
-        "bench_docs_baseline",
-        meta,
-        Column("id", Integer, primary_key=True, autoincrement=True),
-        Column("app", String(64), nullable=False),
-        Column("path", String(1000), nullable=False),
-        Column("ordinal", Integer, nullable=False),
-        Column("heading", Text, nullable=False),
-        Column("body", Text, nullable=False),
-        Index("ix_bench_docs_baseline_app_path", "app", "path"),
-    )
+    scratch = doc_chunks.to_metadata(meta, name="bench_docs_baseline")
+    for index in scratch.indexes:
+        index.name = quoted_name(f"ix_bench_docs_baseline_{index.name}", None)  # names are per database
     async with engine.begin() as conn:
         await conn.run_sync(meta.create_all)
     started = time.perf_counter()

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +21,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, Use
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from tests.support.harness import new_id
-from tests.support.serving import in_thread
+from tests.support.serving import loopback_http
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "apps"
 
@@ -108,10 +108,8 @@ class _QuotesHandler(BaseHTTPRequestHandler):
 def quotes_api() -> Iterator[QuotesApi]:
     api = QuotesApi()
     handler = type("Handler", (_QuotesHandler,), {"api": api})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    with in_thread(server, "quotes-api", api.stopping.set):
+    with loopback_http(handler, "quotes-api", api.stopping.set) as url:
+        api.url = url
         yield api
 
 

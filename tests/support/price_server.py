@@ -11,11 +11,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-from tests.support.serving import in_thread
+from tests.support.serving import loopback_http
 
 API_PREFIX = "/api/v3"
 
@@ -79,8 +79,6 @@ def run_price_server(prices: dict[str, float] | None = None) -> Iterator[FakePri
     """Start the fake on 127.0.0.1 (a free port); `api.url` is the base URL to configure."""
     api = FakePriceApi(prices=dict(prices or {}))
     handler = type("PriceHandler", (_Handler,), {"api": api})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    api.url = f"http://127.0.0.1:{server.server_address[1]}{API_PREFIX}"
-    with in_thread(server, "fake-price-api", api.stopping.set):
+    with loopback_http(handler, "fake-price-api", api.stopping.set) as url:
+        api.url = url + API_PREFIX
         yield api

@@ -6,6 +6,7 @@ import socketserver
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @contextmanager
@@ -23,3 +24,14 @@ def in_thread(server: socketserver.BaseServer, name: str, on_stop: Callable[[], 
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextmanager
+def loopback_http(
+    handler: type[BaseHTTPRequestHandler], name: str, on_stop: Callable[[], None]
+) -> Iterator[str]:
+    """A threading HTTP server with ``handler`` on 127.0.0.1 (a free port); its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    with in_thread(server, name, on_stop):
+        yield f"http://127.0.0.1:{server.server_address[1]}"
