@@ -193,6 +193,11 @@ def test_bad_python_tools_name_file_and_field(
         ),
         (HTTP.replace("{symbol}", "{sym}"), "http_tools[0].url", "{sym} is no parameter"),
         (
+            HTTP.replace("https://q.example/v1/{symbol}", "{symbol}/v1"),
+            "http_tools[0].url",
+            "must start with http://, https:// or a {secret.NAME}",
+        ),
+        (
             HTTP.replace("{symbol}", "{currency}"),
             "http_tools[0].url",
             "{currency} in the URL must be a required",

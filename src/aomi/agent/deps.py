@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 from pydantic_ai.messages import ModelMessage
 
 from aomi.apps.app import App
 from aomi.chain.kit import ChainKit
+from aomi.docs.service import Documents
 from aomi.secrets import AppSecrets
 from aomi.settings import Settings
 
@@ -32,8 +32,8 @@ class TurnDeps:
     client_id: str | None = None
     """The session's client id: whose client secrets (`POST /api/secrets`) the App's slots read."""
     secrets: AppSecrets | None = None
-    documents: Any = None
-    """The documents service (`aomi.docs.service.Documents`), for `search_docs`."""
+    documents: Documents | None = None
+    """The App documents service, for `search_docs`."""
     _resolved: dict[str, str] | None = field(default=None, repr=False)
 
     async def secret(self, name: str) -> str:

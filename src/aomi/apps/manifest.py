@@ -260,8 +260,9 @@ def _http_tool(
         raise fail(f"{where}.description", "required: say what the tool does, for the model")
     properties, required = _parameters(table.parameters, f"{where}.parameters", fail)
     used: list[tuple[str, str]] = [("url", p) for p in _secret_refs(table.url, f"{where}.url", slots, fail)]
-    if not table.url.startswith(("http://", "https://", "{")):
-        raise fail(f"{where}.url", f"{table.url!r} must start with http:// or https://")
+    if not table.url.startswith(("http://", "https://", "{secret.")):
+        # Never an argument: the model must not choose where the request (and its secrets) goes.
+        raise fail(f"{where}.url", f"{table.url!r} must start with http://, https:// or a {{secret.NAME}}")
     for part, values in (("headers", table.headers), ("query", table.query)):
         for key, value in values.items():
             used += [(f"{part}.{key}", p) for p in _secret_refs(value, f"{where}.{part}.{key}", slots, fail)]
