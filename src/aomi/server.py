@@ -21,6 +21,7 @@ from aomi.agent.runner import TurnRunner
 from aomi.api import chat, control, events, health, provider_keys, secrets, sessions, simulate, wallet
 from aomi.api.auth import KEY_HEADER, KEY_HEADER_ALIAS, SESSION_HEADER, Authorizer
 from aomi.api.errors import install_error_handlers
+from aomi.api.headers import SecurityHeadersMiddleware
 from aomi.api.limits import BodyLimitMiddleware, RequestShapeMiddleware
 from aomi.api.openapi import install_openapi
 from aomi.api.sessions import NEXT_CURSOR_HEADER
@@ -213,6 +214,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             expose_headers=[NEXT_CURSOR_HEADER],
             max_age=600,
         )
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, errors and preflights too
     install_error_handlers(app)
     install_openapi(app, {"rig": models.labels()})
     app.include_router(health.router)

@@ -1,4 +1,5 @@
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -299,3 +300,32 @@ async def test_last_used_is_written_at_most_once_per_interval(
     await verifier.verify(issued.key)
     await verifier.flush_last_used(force=True)  # shutdown: everything pending, due or not
     assert (await store.resolve(issued.record.id)).last_used_ms == wall[0]
+
+
+async def test_a_key_in_constant_use_is_written_once_per_interval(
+    store: KeyStore, engine: AsyncEngine
+) -> None:
+    """The README's promise: `last_used_at` at most once per interval per key (a minute by
+    default), however busy the key is; the background loop ticks four times per interval."""
+    interval = 0.2
+    verifier = KeyVerifier(store, SECRET, cache_seconds=60, touch_interval_seconds=interval)
+    issued = await store.create(["default"])
+    writes = StatementCounter()
+
+    def count_updates(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE APP_KEYS"):
+            writes()
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count_updates)
+    verifier.start()
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < 5 * interval:
+            await verifier.verify(issued.key)
+            await asyncio.sleep(interval / 20)
+    finally:
+        elapsed = time.monotonic() - started
+        await verifier.aclose()
+        event.remove(engine.sync_engine, "before_cursor_execute", count_updates)
+    # A slow machine ticks less, never more: at most one write per interval begun, plus aclose's.
+    assert 1 <= writes.count <= elapsed / interval + 2, (writes.count, elapsed)

@@ -180,12 +180,13 @@ class KeyVerifier:
 
     async def run_touch_loop(self) -> None:
         """Flush due uses until cancelled; a failed write is retried on the next tick."""
-        # Ticking faster than the interval writes a key between 1 and 1.25 intervals after the last write.
+        # Ticking faster than the interval writes a key between 1 and 1.25 intervals after the last
+        # write; a key used all the time is still written once per interval, never once per tick.
         tick = self._touch_interval / 4
         while True:
             await asyncio.sleep(tick)
             try:
-                await self.flush_last_used(force=True)
+                await self.flush_last_used()
             except Exception:
                 log.warning("could not record App key use times; will retry", exc_info=True)
 
