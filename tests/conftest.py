@@ -92,6 +92,9 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         apps_dir=apps_dir,
         secret_key=SecretStr(TEST_SECRET),
         price_api_url="http://127.0.0.1:9/unused",
+        # Tests poll as fast as they like; tests/api/test_rate_limits.py turns the limits on.
+        rate_limit_per_key="off",
+        rate_limit_per_session="off",
     )
 
 

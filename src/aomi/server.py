@@ -24,6 +24,7 @@ from aomi.api.errors import install_error_handlers
 from aomi.api.headers import SecurityHeadersMiddleware
 from aomi.api.limits import BodyLimitMiddleware, RequestShapeMiddleware
 from aomi.api.openapi import install_openapi
+from aomi.api.ratelimit import RateLimitMiddleware, RateLimits
 from aomi.api.sessions import NEXT_CURSOR_HEADER
 from aomi.apps.registry import AppRegistry, load_registry
 from aomi.byok import SEALER_PURPOSE, ProviderKeys, ProviderKeyStore
@@ -185,6 +186,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             await chain.aclose()
             await verifier.aclose()
             await http.aclose()
+            await rate_limits.aclose()
             await engine.dispose()
 
     app = FastAPI(
@@ -198,6 +200,13 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestShapeMiddleware)
+    rate_limits = RateLimits(
+        settings.rate_limit_per_key,
+        settings.rate_limit_per_session,
+        settings.resolved_secret_key,
+        settings.redis_url,
+    )
+    app.add_middleware(RateLimitMiddleware, limits=rate_limits)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

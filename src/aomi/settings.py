@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aomi.errors import SecretKeyError
@@ -229,6 +229,21 @@ class Settings(BaseSettings):
         description="How long a client secret from `POST /api/secrets` is kept; the client ingests it "
         "again after that.",
     )
+    rate_limit_per_key: str = Field(
+        default="3000/minute",
+        description="Requests one App key may make (a moving window: `N/second`, `N/minute`, "
+        "`N/hour`, or `off`); over it the answer is 429 with Retry-After.",
+    )
+    rate_limit_per_session: str = Field(
+        default="300/minute",
+        description="Requests one session id may take (the client polls `/api/state` twice a second "
+        "while a turn runs); `off` to disable.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis for rate limit counters shared by every replica (`redis://host:6379/0`); "
+        "unset: each process counts in memory.",
+    )
     docs_ingest_on_start: bool = Field(
         default=True,
         description="Ingest every App's documents when the server starts (unchanged files are skipped "
@@ -243,6 +258,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'aomi.db').resolve()}"
+
+    @field_validator("rate_limit_per_key", "rate_limit_per_session")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from aomi.rates import parse_limit
+
+        parse_limit(value)  # ValueError: one line naming the setting, at start-up
+        return value
 
     @cached_property
     def resolved_secret_key(self) -> bytes:

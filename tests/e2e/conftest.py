@@ -79,6 +79,8 @@ def env(tmp_path: Path, database_url: str, price_api: FakePriceApi) -> dict[str,
         "AOMI_PRICE_API_URL": price_api.url,
         "AOMI_PORT": str(_free_port()),
         "AOMI_LOG_LEVEL": "warning",
+        "AOMI_RATE_LIMIT_PER_KEY": "off",
+        "AOMI_RATE_LIMIT_PER_SESSION": "off",
     }
 
 
