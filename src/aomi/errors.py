@@ -91,6 +91,10 @@ class SimulationUnavailable(AomiError):
     status, code = 424, "simulation_unavailable"
 
 
+class MetricsTokenInvalid(AomiError):
+    status, code = 401, "metrics_token_invalid"
+
+
 class MissingSecret(AomiError):
     status, code = 400, "missing_secret"
 

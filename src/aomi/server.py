@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -36,6 +36,8 @@ from aomi.docs.service import Documents
 from aomi.docs.store import DocStore
 from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
+from aomi.logs import RequestContextMiddleware
+from aomi.metrics import Metrics, MetricsMiddleware
 from aomi.secrets import SEALER_PURPOSE as SECRETS_PURPOSE
 from aomi.secrets import AppSecrets, ClientSecrets, ClientSecretStore
 from aomi.services import Services
@@ -94,6 +96,26 @@ async def _ingest_documents(apps: AppRegistry, documents: Documents) -> None:
             )
 
 
+def _gauges(app: FastAPI, metrics: Metrics) -> None:
+    """Gauges read from the running services when scraped (zero before start-up)."""
+
+    def reading(read: Callable[[Services], float]) -> Callable[[], float]:
+        return lambda: read(app.state.services) if hasattr(app.state, "services") else 0.0
+
+    for name, documentation, read in (
+        ("aomi_sessions_in_memory", "Sessions cached in memory", lambda s: len(s.manager)),
+        ("aomi_turns_running", "Turns running in this process", lambda s: len(s.manager.running())),
+        ("aomi_sse_subscribers", "Open /api/updates streams", lambda s: s.manager.bus.subscriber_count()),
+        ("aomi_db_connections_in_use", "Database connections checked out", _connections_in_use),
+    ):
+        metrics.gauge(name, documentation, reading(read))
+
+
+def _connections_in_use(services: Services) -> float:
+    checkedout = getattr(services.engine.sync_engine.pool, "checkedout", None)
+    return float(checkedout()) if callable(checkedout) else 0.0
+
+
 def create_app(settings: Settings | None = None, *, models: ModelRegistry | None = None) -> FastAPI:
     """Build the application. App manifests are loaded here, so a bad one stops start-up at once."""
     settings = settings or Settings()
@@ -106,6 +128,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         log.warning("%s", line)
     apps = load_registry(settings.apps_dir, models)
     chain = ChainKit.from_settings(settings)  # a malformed AOMI_RPC_URLS stops start-up here
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -113,7 +136,12 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         await upgrade(engine)
         secret = settings.resolved_secret_key
         keys = KeyStore(engine, secret)
-        verifier = KeyVerifier(keys, secret, settings.key_cache_seconds)
+        verifier = KeyVerifier(
+            keys,
+            secret,
+            settings.key_cache_seconds,
+            on_lookup=lambda cached: metrics.key_cache.labels("hit" if cached else "miss").inc(),
+        )
         manager = SessionManager(
             SessionStore(engine),
             EventBus(settings.sse_queue_size),
@@ -139,6 +167,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             provider_keys=byok,
             secrets=AppSecrets(client_secrets),
             documents=documents,
+            metrics=metrics,
         )
         forks = ForkPool(chain.chains, settings.anvil_path, settings.simulation_forks)
         services = Services(
@@ -165,6 +194,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             forks=forks,
             secrets=client_secrets,
             documents=documents,
+            metrics=metrics,
         )
         app.state.services = services
         models.preload()  # provider SDKs import in a thread while the server starts serving
@@ -198,6 +228,8 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         # /metrics); switched off they cost nothing per request.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
+    _gauges(app, metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # inside the others: sees the matched route
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestShapeMiddleware)
     rate_limits = RateLimits(
@@ -223,7 +255,8 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             expose_headers=[NEXT_CURSOR_HEADER],
             max_age=600,
         )
-    app.add_middleware(SecurityHeadersMiddleware)  # outermost: on every answer, errors and preflights too
+    app.add_middleware(SecurityHeadersMiddleware)  # on every answer, errors and preflights too
+    app.add_middleware(RequestContextMiddleware)  # outermost: every log line of a request has its ids
     install_error_handlers(app)
     install_openapi(app, {"rig": models.labels()})
     app.include_router(health.router)
@@ -240,13 +273,14 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
 
 def serve(settings: Settings) -> None:
     """Run the server in this process (``aomi serve``)."""
-    from aomi.logs import install_access_log_filter
+    from aomi.logs import configure_logging, install_access_log_filter
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     # Resolved before uvicorn starts: a bad secret is then one CLI error line, not a startup traceback.
     _ = settings.resolved_secret_key
     install_access_log_filter()
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    # log_config=None: uvicorn's loggers propagate to the one structured handler.
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), log_config=None
+    )

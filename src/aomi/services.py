@@ -16,6 +16,7 @@ from aomi.chain.kit import ChainKit
 from aomi.docs.service import Documents
 from aomi.keys.store import KeyStore
 from aomi.keys.verify import KeyVerifier
+from aomi.metrics import Metrics
 from aomi.secrets import ClientSecrets
 from aomi.sessions.manager import SessionManager
 from aomi.sessions.service import SessionService
@@ -46,3 +47,4 @@ class Services:
     """Anvil forks for `POST /api/simulate`."""
     secrets: ClientSecrets
     documents: Documents
+    metrics: Metrics

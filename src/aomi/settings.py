@@ -244,6 +244,11 @@ class Settings(BaseSettings):
         description="Redis for rate limit counters shared by every replica (`redis://host:6379/0`); "
         "unset: each process counts in memory.",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, `GET /metrics` needs `Authorization: Bearer <token>`; unset, it is open "
+        "(keep it off the public internet).",
+    )
     docs_ingest_on_start: bool = Field(
         default=True,
         description="Ingest every App's documents when the server starts (unchanged files are skipped "
@@ -251,6 +256,11 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(
         default="info", description="Log level of `aomi serve` (debug, info, warning, error)."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`text`: one readable line per record; `json`: one JSON object per line. Both "
+        "carry `request_id` and `session_id` where a request is being served.",
     )
 
     @cached_property

@@ -46,6 +46,7 @@ from aomi.chain.kit import ChainKit
 from aomi.db.engine import is_unavailable
 from aomi.docs.service import Documents
 from aomi.errors import AomiError, SessionBusy
+from aomi.metrics import Metrics
 from aomi.secrets import AppSecrets
 from aomi.sessions.manager import SessionManager
 from aomi.sessions.model import (
@@ -133,8 +134,10 @@ class TurnRunner:
         provider_keys: ProviderKeys | None = None,
         secrets: AppSecrets | None = None,
         documents: Documents | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.manager = manager
+        self.metrics = metrics
         self.secrets = secrets
         self.documents = documents
         self.chain = chain
@@ -410,6 +413,8 @@ class TurnRunner:
                             turn.deferred = event.result.output
                         continue
                     proj.handle(event)
+                    if isinstance(event, FunctionToolCallEvent) and self.metrics is not None:
+                        self.metrics.tool_calls.labels(event.part.tool_name).inc()
                     # A tool call means its model response is complete: stored before tools run.
                     await self._save_progress(
                         turn,
@@ -566,6 +571,9 @@ class TurnRunner:
             task.add_done_callback(self._titling.discard)
 
     def _usage_row(self, turn: TurnState, status: str) -> TurnUsage:
+        """The usage row of a turn's end (or park); counted in the metrics too."""
+        if self.metrics is not None:
+            self.metrics.turns.labels(status).inc()
         u = turn.usage
         return TurnUsage(
             app=turn.session.app,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant: serializes concurrent start-ups migrating one PostgreSQL database.
+log = logging.getLogger("aomi.db")
+
 _MIGRATION_LOCK_ID = 0x414F4D49
 
 
@@ -116,9 +119,13 @@ def head_revision() -> str:
 
 
 async def upgrade(engine: AsyncEngine) -> None:
-    """Apply every pending migration (idempotent)."""
+    """Apply every pending migration (idempotent); one log line when any ran."""
     async with engine.begin() as conn:
+        before = await conn.run_sync(_current)
         await conn.run_sync(_upgrade)
+        after = await conn.run_sync(_current)
+    if after != before:
+        log.info("database schema migrated from %s to %s", before or "empty", after)
 
 
 async def check_ready(engine: AsyncEngine, expected_revision: str) -> str | None:

@@ -78,7 +78,10 @@ class KeyVerifier:
         max_unknown_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
         wall_clock_ms: Callable[[], int] = now_ms,
+        on_lookup: Callable[[bool], None] | None = None,
     ) -> None:
+        self._on_lookup = on_lookup
+        """Told of every verification: True when memory answered it (for metrics)."""
         self._store = store
         self._secret = secret
         self._cache_seconds = cache_seconds
@@ -103,7 +106,11 @@ class KeyVerifier:
         key_hash = hash_key(self._secret, key)
         entry = self._found.get(key_hash) or self._unknown.get(key_hash)
         trusted = self._cache_seconds if max_age is None else min(max_age, self._cache_seconds)
-        if entry is not None and self._clock() - entry.fetched_at < trusted:
+        cached = entry is not None and self._clock() - entry.fetched_at < trusted
+        if self._on_lookup is not None:
+            self._on_lookup(cached)
+        if cached:
+            assert entry is not None
             record = entry.record
         else:
             record = await self._load_once(key_hash)
