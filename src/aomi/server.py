@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 
 import httpx
@@ -122,7 +123,8 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
     pydantic_ai.BANNER_ENABLED = False  # the server's output is the operator's: no first-run banner
     # httpx logs every request URL at INFO, query string included: an HTTP tool's secret could land
     # in the log. Its warnings and errors still show.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
+    for client_log in ("httpx", "httpx2"):  # httpx2: the copy the provider SDKs bundle
+        logging.getLogger(client_log).setLevel(max(logging.WARNING, logging.getLogger(client_log).level))
     models = models or default_model_registry(settings)
     for line in report_missing_keys(models):
         log.warning("%s", line)
@@ -206,10 +208,11 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         try:
             yield
         finally:
+            # The maintenance loop keeps renewing the leases of the turns that finish meanwhile.
+            await runner.shutdown(settings.shutdown_grace_seconds)
             maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await maintenance
-            await runner.shutdown()
             await apps.aclose()
             await models.aclose()
             await forks.aclose()
@@ -281,6 +284,28 @@ def serve(settings: Settings) -> None:
     install_access_log_filter()
     app = create_app(settings)
     # log_config=None: uvicorn's loggers propagate to the one structured handler.
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), log_config=None
+    # SIGTERM: uvicorn stops accepting and gives open connections (event streams) the grace
+    # period; then the lifespan lets running turns end within it and interrupts the rest.
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
     )
+    _GracefulServer(config).run()
+
+
+class _GracefulServer(uvicorn.Server):
+    """A SIGTERM that shut the server down gracefully ends the process with status 0. (uvicorn
+    raises the signal again once it has stopped, so the process would end killed by SIGTERM,
+    which orchestrators read as a crash.) SIGINT keeps uvicorn's behaviour."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals = [s for s in self._captured_signals if s != signal.SIGTERM]

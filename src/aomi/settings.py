@@ -254,6 +254,12 @@ class Settings(BaseSettings):
         description="Ingest every App's documents when the server starts (unchanged files are skipped "
         "by content hash); `aomi docs ingest` does it by hand.",
     )
+    shutdown_grace_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="On SIGTERM, how long running turns (and open event streams) get to end before "
+        "they are interrupted; the process then exits 0.",
+    )
     log_level: str = Field(
         default="info", description="Log level of `aomi serve` (debug, info, warning, error)."
     )

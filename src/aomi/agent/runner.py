@@ -151,6 +151,7 @@ class TurnRunner:
         # a cancellation landing in the end's writes would leave the session `processing`.
         self._ending: set[asyncio.Task[None]] = set()
         self._titling: set[asyncio.Task[None]] = set()
+        self.stopping = False
 
     def _agent(self, app: App) -> Agent[TurnDeps, str | DeferredToolRequests]:
         """One agent per App; the model is chosen per turn. A run that ends in wallet calls
@@ -252,8 +253,11 @@ class TurnRunner:
         self._launch(TurnState(s, None, key_id, s.model, "", HistoryLog(begun.history)), begun)
 
     async def expire_parked(self) -> int:
-        """Resume every parked turn whose wallet wait is over: the agent hears that it expired."""
+        """Resume every parked turn whose wallet wait is over: the agent hears that it expired.
+        Not while the server stops: another replica (or the next start) does it."""
         count = 0
+        if self.stopping:
+            return 0
         for sid in await self.manager.store.parked_due(now_ms()):
             s = await self.manager.get(sid)
             if s is not None and s.parked and s.task is None:
@@ -283,9 +287,18 @@ class TurnRunner:
             s.status, s.parked_until_ms, s.wallet_requests = Status.INTERRUPTED, None, []
             s.changed()
 
-    async def shutdown(self) -> None:
-        """Interrupt every running turn (graceful stop): their partial answers are kept."""
-        await asyncio.gather(*(self.interrupt(s) for s in self.manager.running()))
+    async def shutdown(self, grace_seconds: float = 0.0) -> None:
+        """Graceful stop: running turns get up to ``grace_seconds`` to end on their own; the rest
+        are interrupted (their partial answers kept). No parked turn resumes meanwhile."""
+        self.stopping = True
+        running = [s.task for s in self.manager.running() if s.task is not None]
+        if running and grace_seconds > 0:
+            log.info("waiting up to %g s for %d running turn(s) to end", grace_seconds, len(running))
+            await asyncio.wait(running, timeout=grace_seconds)
+        left = self.manager.running()
+        if left:
+            log.warning("interrupting %d turn(s) still running at shutdown", len(left))
+        await asyncio.gather(*(self.interrupt(s) for s in left))
         for task in list(self._titling):
             task.cancel()
         await asyncio.gather(*self._titling, return_exceptions=True)
