@@ -32,7 +32,7 @@ from aomi.byok import SEALER_PURPOSE, ProviderKeys, ProviderKeyStore
 from aomi.chain.forks import ForkPool
 from aomi.chain.kit import ChainKit
 from aomi.crypto import Sealer
-from aomi.db.engine import create_engine, current_revision, head_revision, upgrade
+from aomi.db.engine import create_engine, current_revision, dispose, head_revision, upgrade
 from aomi.docs.service import Documents
 from aomi.docs.store import DocStore
 from aomi.keys.store import KeyStore
@@ -220,7 +220,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             await verifier.aclose()
             await http.aclose()
             await rate_limits.aclose()
-            await engine.dispose()
+            await dispose(engine)
 
     app = FastAPI(
         title="Aomi server",

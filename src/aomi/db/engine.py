@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,3 +152,23 @@ async def check_ready(engine: AsyncEngine, expected_revision: str) -> str | None
 async def current_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as conn:
         return await conn.run_sync(_current)
+
+
+POLL_SECONDS = 0.01
+
+
+async def dispose(engine: AsyncEngine, wait_seconds: float = 2.0) -> None:
+    """Dispose of the engine once the connections in use are back (at most ``wait_seconds``).
+
+    A request cancelled mid-read (a client closing an event stream as the server stops) closes
+    its connection in a task of its own; disposing of the engine before that task ran left an
+    aiosqlite connection open until the garbage collector found it.
+    """
+    checkedout = getattr(engine.sync_engine.pool, "checkedout", None)
+    if callable(checkedout):
+        deadline = time.monotonic() + wait_seconds
+        for _ in range(round(wait_seconds / POLL_SECONDS)):  # polled: the pool has no event for it
+            if checkedout() == 0 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(POLL_SECONDS)
+    await engine.dispose()
