@@ -33,6 +33,7 @@ from aomi.chain.forks import ForkPool
 from aomi.chain.kit import ChainKit
 from aomi.crypto import Sealer
 from aomi.db.engine import create_engine, current_revision, dispose, head_revision, upgrade
+from aomi.db.notify import Listener
 from aomi.docs.service import Documents
 from aomi.docs.store import DocStore
 from aomi.keys.store import KeyStore
@@ -203,6 +204,14 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         recovered = await manager.recover_orphans()
         if recovered:
             log.warning("marked %d orphaned turn(s) interrupted", recovered)
+        listener: Listener | None = None
+        if engine.dialect.name == "postgresql":
+            listener = Listener(
+                settings.resolved_database_url,
+                {"key": verifier.invalidate},
+                on_gap=lambda: verifier.invalidate(None),
+            )
+            await listener.start()
         maintenance = asyncio.create_task(_maintenance(services))
         verifier.start()  # writes App keys' last_used_at in the background
         try:
@@ -213,6 +222,8 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
             maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await maintenance
+            if listener is not None:
+                await listener.aclose()
             await apps.aclose()
             await models.aclose()
             await forks.aclose()

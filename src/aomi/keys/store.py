@@ -11,6 +11,7 @@ from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from aomi.db.notify import notify
 from aomi.db.tables import app_key_scopes, app_keys
 from aomi.errors import InvalidInput, KeyNotFound
 from aomi.keys.generate import display_prefix, generate_key, hash_key, validate_import_key, validate_slug
@@ -176,6 +177,7 @@ class KeyStore:
                 .where(app_keys.c.id == record.id, app_keys.c.revoked_ms.is_(None))
                 .values(revoked_ms=now_ms())
             )
+            await notify(conn, "key", record.id)  # every replica forgets it at once (PostgreSQL)
         return await self.resolve(record.id)
 
     async def touch_last_used(self, ids_to_ms: Mapping[str, int]) -> None:
