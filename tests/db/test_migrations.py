@@ -12,7 +12,7 @@ from aomi.settings import Settings
 
 async def test_upgrade_creates_schema_and_is_idempotent(engine: AsyncEngine) -> None:
     await upgrade(engine)  # a second run changes nothing
-    assert await current_revision(engine) == head_revision() == "0006"
+    assert await current_revision(engine) == head_revision() == "0007"
     async with engine.connect() as conn:
         names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
     assert {"app_keys", "app_key_scopes", "sessions", "messages", "session_events"} <= names

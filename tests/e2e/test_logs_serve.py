@@ -30,7 +30,7 @@ def test_json_logs_of_a_real_server(env: dict[str, str], tmp_path: Path) -> None
     assert not any(name.startswith("alembic") for name in loggers), loggers  # no plugin set-up lines
     events = [x["event"] for x in lines]
     if env["AOMI_DATABASE_URL"].startswith("sqlite"):  # a new file; the PostgreSQL template is migrated
-        assert "database schema migrated from empty to 0006" in events
+        assert "database schema migrated from empty to 0007" in events
     assert not any("color_message" in x for x in lines)  # uvicorn's terminal-colour copy is dropped
     assert any(e.startswith("Uvicorn running on") for e in events)  # uvicorn's own lines, as JSON too
     access = [x for x in lines if x["logger"] == "uvicorn.access" and "/api/state" in x["event"]]

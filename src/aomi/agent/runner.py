@@ -205,7 +205,8 @@ class TurnRunner:
                     setattr(s, name, value)
                 s.status, s.lease_owner, s.updated_ms = after.status, after.lease_owner, after.updated_ms
                 s.parked_until_ms, s.wallet_requests = None, []
-                s.add_message(user_msg)
+                s.add_message(user_msg)  # numbered by the database: the first of the turn's block
+                s.reserve(begun.message_seq + 1)
         finally:
             s.starting = False
         self._launch(TurnState(s, text, key_id, after.model, "", HistoryLog(begun.history)), begun)
@@ -250,6 +251,7 @@ class TurnRunner:
             return
         s.parked_until_ms, s.wallet_requests = None, []
         s.lease_owner, s.updated_ms = self.manager.owner, now_ms()
+        s.reserve(begun.message_seq)
         self._launch(TurnState(s, None, key_id, s.model, "", HistoryLog(begun.history)), begun)
 
     async def expire_parked(self) -> int:

@@ -61,6 +61,10 @@ sessions = Table(
     Column("updated_ms", BigInteger, nullable=False),
     # Event numbers of a session re-created under a deleted one's id continue from here.
     Column("event_seq_base", Integer, nullable=False, default=0, server_default="0"),
+    # Counters the database allocates numbers from, in the writing transaction (so two replicas
+    # never pick the same number): the next message number and the last event number.
+    Column("next_message_seq", Integer, nullable=False, default=0, server_default="0"),
+    Column("event_seq", Integer, nullable=False, default=0, server_default="0"),
     # A parked turn (waiting for the wallet) is `processing` with no lease, until this deadline.
     Column("parked_until_ms", BigInteger, nullable=True),
     Index("ix_sessions_wallet_updated", "wallet_address", "updated_ms"),

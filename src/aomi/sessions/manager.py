@@ -148,7 +148,7 @@ class SessionManager:
         streaming = [m for m in s.messages if m.is_streaming]
         for m in streaming:
             m.is_streaming = False
-        await self.store.upsert_messages(s.id, streaming)
+        await self.store.save_messages(s.id, streaming)
         await self.add_event(s, SYSTEM_ERROR, self.leases.orphan_message(s.id))
         log.warning("session %s: recovered an orphaned turn (marked interrupted)", s.id)
         return True
@@ -207,7 +207,13 @@ class SessionManager:
         return data
 
     async def save_messages(self, s: Session, msgs: Iterable[Message]) -> None:
-        await self.store.upsert_messages(s.id, msgs)
+        await self.store.save_messages(s.id, msgs)
+
+    async def add_message(self, s: Session, msg: Message, kind: str, payload: Any) -> None:
+        """A message from outside a turn and its event, numbered by the database, in one commit."""
+        async with self.logging_events(s, (kind, payload)) as events:
+            await self.store.add_messages(s.id, [msg], events)
+            s.add_message(msg)
 
     async def delete(self, s: Session) -> None:
         """Remove the session, its messages and events from the database and from memory."""

@@ -55,6 +55,8 @@ class Message:
     tool_result: tuple[str, str] | None = None
     timestamp_ms: int = field(default_factory=now_ms)
     is_streaming: bool = False
+    stored: bool = field(default=False, compare=False, repr=False)
+    """Its row exists: later writes update it (a message is inserted once, never upserted)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -199,6 +201,10 @@ class Session:
         seq = max(self._seq_next, self.messages[-1].seq + 1 if self.messages else 0)
         self._seq_next = seq + 1
         return seq
+
+    def reserve(self, first: int) -> None:
+        """This process's turn numbers its messages from ``first`` (a block the database reserved)."""
+        self._seq_next = first
 
     def add_message(self, msg: Message) -> None:
         """Add a message in number order (one written first may land after a later-numbered one)."""

@@ -100,11 +100,9 @@ class SessionService:
 
     async def post_system(self, s: Session, text: str, kind: str, payload: Any) -> Message:
         """A system message and its event (``kind``: SystemNotice or AsyncCallback)."""
-        msg = Message(seq=s.next_message_seq(), sender=Sender.SYSTEM, content=text)
+        msg = Message(seq=-1, sender=Sender.SYSTEM, content=text)  # the database numbers it
         async with self._writing(s):
-            await self.manager.save_messages(s, [msg])
-            s.add_message(msg)
-            await self.manager.add_event(s, kind, payload)
+            await self.manager.add_message(s, msg, kind, payload)
         return msg
 
     async def answer_wallet(self, s: Session, answer: WalletAnswer) -> None:

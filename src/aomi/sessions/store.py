@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, or_, select, update
+from sqlalchemy import Row, and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -50,6 +50,8 @@ class TurnStart:
     """The client's BYOK key for the turn's provider, still encrypted (None: it has none)."""
     closed: list[WalletRequest] = field(default_factory=list)
     """Wallet requests of a parked turn whose answers this run hands to the agent."""
+    message_seq: int = 0
+    """The first of the message numbers reserved for this run (`MESSAGE_BLOCK` of them)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,33 @@ def _message_row(session_id: str, m: Message) -> dict[str, Any]:
     }
 
 
+MESSAGE_BLOCK = 1000
+"""Message numbers a turn (or a resumed part of one) reserves when it claims the session: its
+messages are numbered from them in memory, while anyone else's (a system message on another
+replica) gets numbers after the block. Far more than a turn's request limit lets it write."""
+
+
+def _stored(msgs: Iterable[Message]) -> None:
+    """After the commit that inserted them: later writes of these messages are updates."""
+    for m in msgs:
+        m.stored = True
+
+
+async def _allocate(conn: AsyncConnection, session_id: str, column: str, n: int) -> int:
+    """Move one of the session's counters on by ``n`` in this transaction and return its new
+    value. The row lock this takes orders concurrent writers: numbers are handed out in commit
+    order, so a reader never sees a later number before an earlier one. `SessionNotFound` when
+    the session is gone."""
+    c = t.sessions.c
+    counter = c[column]
+    value = await conn.scalar(
+        update(t.sessions).where(c.id == session_id).values({counter: counter + n}).returning(counter)
+    )
+    if value is None:
+        raise _gone(session_id)
+    return int(value)
+
+
 def _message(row: Row[Any]) -> Message:
     tool = (row.tool_topic, row.tool_content or "") if row.tool_topic is not None else None
     return Message(
@@ -85,6 +114,7 @@ def _message(row: Row[Any]) -> Message:
         tool_result=tool,
         timestamp_ms=row.timestamp_ms,
         is_streaming=row.is_streaming,
+        stored=True,
     )
 
 
@@ -173,9 +203,6 @@ class SessionStore:
                 )
                 .order_by(t.session_events.c.seq)
             )
-            last_seq = await conn.scalar(
-                select(func.max(t.session_events.c.seq)).where(t.session_events.c.session_id == session_id)
-            )
             parked = row.parked_until_ms is not None
             return Session(
                 id=row.id,
@@ -191,7 +218,7 @@ class SessionStore:
                 updated_ms=row.updated_ms,
                 messages=[_message(r) for r in msgs],
                 pending_events=[_event(r) for r in pending],
-                last_event_seq=max(last_seq or 0, row.event_seq_base),
+                last_event_seq=max(row.event_seq, row.event_seq_base),
                 lease_owner=row.lease_owner,
                 lease_expires_ms=row.lease_expires_ms,
                 parked_until_ms=row.parked_until_ms,
@@ -214,6 +241,7 @@ class SessionStore:
                     id=s.id,
                     created_ms=s.created_ms,
                     event_seq_base=base or 0,
+                    event_seq=base or 0,
                     **_session_values(s),
                 )
                 .on_conflict_do_nothing(index_elements=["id"])
@@ -250,10 +278,13 @@ class SessionStore:
                 if not await _exists(conn, s.id):
                     raise _gone(s.id)
                 return None
+            user_message.seq = await _allocate(conn, s.id, "next_message_seq", MESSAGE_BLOCK) - MESSAGE_BLOCK
             await conn.execute(t.messages.insert().values(**_message_row(s.id, user_message)))
             await self._insert_events(conn, s.id, events)
             closed = await close_open(conn, s.id, now, RequestStatus.SUPERSEDED) if supersede else []
-            return await self._turn_start(conn, s.id, byok, closed)
+            start = await self._turn_start(conn, s.id, byok, closed, user_message.seq)
+        _stored([user_message])
+        return start
 
     async def _turn_start(
         self,
@@ -261,6 +292,7 @@ class SessionStore:
         session_id: str,
         byok: tuple[str, str] | None,
         closed: list[WalletRequest],
+        message_seq: int | None = None,
     ) -> TurnStart:
         history = await self._model_history(conn, session_id)
         sealed_key: str | None = None
@@ -269,7 +301,9 @@ class SessionStore:
             owner, provider = byok
             found = await conn.execute(select(k.ciphertext).where(k.owner == owner, k.provider == provider))
             sealed_key = found.scalar()
-        return TurnStart(history, sealed_key, closed)
+        if message_seq is None:  # a resumed part: it reserves numbers of its own
+            message_seq = await _allocate(conn, session_id, "next_message_seq", MESSAGE_BLOCK) - MESSAGE_BLOCK
+        return TurnStart(history, sealed_key, closed, message_seq)
 
     async def park_turn(
         self,
@@ -285,13 +319,15 @@ class SessionStore:
         stays `processing` with no lease until ``s.parked_until_ms``."""
         values = _session_values(s)
         values.update(status=Status.PROCESSING.value, lease_owner=None, lease_expires_ms=None)
+        changed = list(changed)
         async with self.engine.begin() as conn:
-            await self._upsert_messages(conn, s.id, changed)
+            await self._write_messages(conn, s.id, changed)
             await self._write_history(conn, s.id, history)
             await insert_requests(conn, s.id, requests)
             await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
             await self._insert_events(conn, s.id, events)
             await insert_usage(conn, usage)
+        _stored(changed)
 
     async def settle(
         self,
@@ -362,24 +398,29 @@ class SessionStore:
         The usage row's id (None without one)."""
         values = _session_values(s)
         values.update(status=status.value, lease_owner=None, lease_expires_ms=None)
+        changed = list(changed)
         async with self.engine.begin() as conn:
-            await self._upsert_messages(conn, s.id, changed)
+            await self._write_messages(conn, s.id, changed)
             await self._write_history(conn, s.id, history)
             await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
             await self._insert_events(conn, s.id, events)
-            return await insert_usage(conn, usage) if usage is not None else None
+            usage_id = await insert_usage(conn, usage) if usage is not None else None
+        _stored(changed)
+        return usage_id
 
     async def save_progress(
         self, session_id: str, msgs: Iterable[Message], history: HistoryWrite | None
     ) -> None:
         """A running turn's completed messages and new model-history rows, in one transaction."""
+        msgs = list(msgs)
         try:
             async with self.engine.begin() as conn:
-                await self._upsert_messages(conn, session_id, msgs)
+                await self._write_messages(conn, session_id, msgs)
                 await self._write_history(conn, session_id, history)
         except IntegrityError:
             await self._raise_if_gone(session_id)
             raise
+        _stored(msgs)
 
     async def model_history(self, session_id: str) -> list[str]:
         """The session's model history: one JSON document per pydantic-ai message, in order."""
@@ -411,29 +452,61 @@ class SessionStore:
                 ],
             )
 
-    async def upsert_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
+    async def save_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
+        """Write messages of this process's turn: new ones inserted under the numbers the turn
+        reserved, stored ones updated (their content, result and streaming flag)."""
+        msgs = list(msgs)
         try:
             async with self.engine.begin() as conn:
-                await self._upsert_messages(conn, session_id, msgs)
+                await self._write_messages(conn, session_id, msgs)
         except IntegrityError:
             await self._raise_if_gone(session_id)
             raise
+        _stored(msgs)
 
-    async def _upsert_messages(self, conn: AsyncConnection, session_id: str, msgs: Iterable[Message]) -> None:
-        rows = [_message_row(session_id, m) for m in msgs]
-        if not rows:
-            return
-        stmt = self._insert(t.messages)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["session_id", "seq"],
-            set_={
-                "content": stmt.excluded.content,
-                "tool_topic": stmt.excluded.tool_topic,
-                "tool_content": stmt.excluded.tool_content,
-                "is_streaming": stmt.excluded.is_streaming,
-            },
-        )
-        await conn.execute(stmt, rows)
+    async def add_messages(
+        self, session_id: str, msgs: Sequence[Message], events: Sequence[Event] = ()
+    ) -> None:
+        """Append messages outside a turn (system messages), numbered by the database, with
+        ``events``, in one transaction."""
+        async with self.engine.begin() as conn:
+            last = await _allocate(conn, session_id, "next_message_seq", len(msgs))
+            for i, m in enumerate(msgs):
+                m.seq = last - len(msgs) + i
+            await self._write_messages(conn, session_id, msgs)
+            await self._insert_events(conn, session_id, events)
+        _stored(msgs)
+
+    async def _write_messages(self, conn: AsyncConnection, session_id: str, msgs: Sequence[Message]) -> None:
+        """Insert the messages not stored yet; update the others. Never an upsert: a row is only
+        ever written by the writer that numbered it."""
+        fresh = [_message_row(session_id, m) for m in msgs if not m.stored]
+        if fresh:
+            await conn.execute(t.messages.insert(), fresh)
+        known = [m for m in msgs if m.stored]
+        if known:
+            c = t.messages.c
+            await conn.execute(
+                update(t.messages)
+                .where(c.session_id == bindparam("b_session"), c.seq == bindparam("b_seq"))
+                .values(
+                    content=bindparam("b_content"),
+                    tool_topic=bindparam("b_topic"),
+                    tool_content=bindparam("b_tool"),
+                    is_streaming=bindparam("b_streaming"),
+                ),
+                [
+                    {
+                        "b_session": session_id,
+                        "b_seq": m.seq,
+                        "b_content": m.content,
+                        "b_topic": m.tool_result[0] if m.tool_result else None,
+                        "b_tool": m.tool_result[1] if m.tool_result else None,
+                        "b_streaming": m.is_streaming,
+                    }
+                    for m in known
+                ],
+            )
 
     async def append_events(self, session_id: str, events: Sequence[Event]) -> None:
         try:
@@ -451,8 +524,12 @@ class SessionStore:
                 raise _gone(session_id)
 
     async def _insert_events(self, conn: AsyncConnection, session_id: str, events: Sequence[Event]) -> None:
+        """Insert events numbered by the database (the numbers the caller gave are replaced)."""
         if not events:
             return
+        last = await _allocate(conn, session_id, "event_seq", len(events))
+        for i, event in enumerate(events):
+            event.seq = last - len(events) + 1 + i
         await conn.execute(
             t.session_events.insert(),
             [
@@ -528,15 +605,13 @@ class SessionStore:
     async def delete(self, session_id: str) -> None:
         """Delete the session, its messages and events; its last event number is kept (a tombstone)."""
         async with self.engine.begin() as conn:
+            c = t.sessions.c
             row = (
-                await conn.execute(select(t.sessions.c.event_seq_base).where(t.sessions.c.id == session_id))
+                await conn.execute(select(c.event_seq_base, c.event_seq).where(c.id == session_id))
             ).first()
             if row is None:
                 return
-            last = await conn.scalar(
-                select(func.max(t.session_events.c.seq)).where(t.session_events.c.session_id == session_id)
-            )
-            last = max(last or 0, row.event_seq_base)
+            last = max(row.event_seq, row.event_seq_base)
             stone = self._insert(t.session_tombstones).values(
                 id=session_id, last_event_seq=last, deleted_ms=now_ms()
             )
