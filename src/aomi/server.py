@@ -78,6 +78,12 @@ async def _maintenance(services: Services) -> None:
             log.exception("maintenance pass failed; retrying in %.1f s", interval)
 
 
+def _after_gap(verifier: KeyVerifier, manager: SessionManager) -> None:
+    """Notifications may have been missed while listening was down: drop what could be stale."""
+    verifier.invalidate(None)
+    manager.forget_all()
+
+
 async def _ingest_documents(apps: AppRegistry, documents: Documents) -> None:
     """Bring every App's stored documents in line with its files (unchanged files are skipped by
     hash). A file that cannot be read is logged; the server starts anyway."""
@@ -208,8 +214,8 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         if engine.dialect.name == "postgresql":
             listener = Listener(
                 settings.resolved_database_url,
-                {"key": verifier.invalidate},
-                on_gap=lambda: verifier.invalidate(None),
+                {"key": verifier.invalidate, "session": manager.remote_change},
+                on_gap=lambda: _after_gap(verifier, manager),
             )
             await listener.start()
         maintenance = asyncio.create_task(_maintenance(services))

@@ -37,6 +37,12 @@ class Subscription:
             return
         self.queue.put_nowait(event)
 
+    def resync(self) -> None:
+        """Another replica wrote events: the reader re-reads the log from what it sent last."""
+        if not self.overflowed and not self.closed:
+            self.overflowed = True
+            self.queue.put_nowait(None)
+
     async def next(self) -> Event | None:
         """The next event; None when the subscriber fell behind and must resync from the log,
         or when the subscription was closed."""
@@ -69,6 +75,10 @@ class EventBus:
     def publish(self, session_id: str, event: Event) -> None:
         for sub in self._subscribers.get(session_id, ()):
             sub.offer(event)
+
+    def resync(self, session_id: str) -> None:
+        for sub in self._subscribers.get(session_id, ()):
+            sub.resync()
 
     def subscribers(self, session_id: str) -> list[Subscription]:
         return list(self._subscribers.get(session_id, ()))

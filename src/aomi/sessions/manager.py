@@ -28,6 +28,7 @@ class SessionManager:
         self.bus = bus
         self.leases = leases
         self.owner = leases.owner
+        store.origin = self.owner
         self.cache_size = cache_size
         self.idle_seconds = idle_seconds
         self._cache: OrderedDict[str, Session] = OrderedDict()
@@ -53,6 +54,10 @@ class SessionManager:
     def _cached(self, session_id: str) -> Session | None:
         s = self._cache.get(session_id)
         if s is None:
+            return None
+        if s.stale and s.task is None and not s.starting:
+            # Another replica wrote it: read it again (a turn running here finishes on its copy).
+            del self._cache[session_id]
             return None
         if s.is_processing and s.lease_owner != self.owner:
             # Processing elsewhere (another replica, or a crashed one): the database knows more.
@@ -122,6 +127,17 @@ class SessionManager:
             del self._cache[sid]
         return len(victims)
 
+    def remote_change(self, payload: str) -> None:
+        """A change notification (`<session id>:<origin>`) from another replica: the cached copy
+        is stale, and local event streams re-read the log."""
+        session_id, _, origin = payload.partition(":")
+        if origin == self.owner:
+            return
+        s = self._cache.get(session_id)
+        if s is not None:
+            s.stale = True
+        self.bus.resync(session_id)
+
     def note_outage(self, session_id: str) -> None:
         """A turn's end could not be written: drop the session from memory (the database is the
         truth once it is back) and let recovery say the database was the cause."""
@@ -130,6 +146,13 @@ class SessionManager:
 
     def forget(self, session_id: str) -> None:
         self._cache.pop(session_id, None)
+
+    def forget_all(self) -> None:
+        """Every cached session is read again on its next use (a turn running here keeps its own);
+        every event stream re-reads the log."""
+        for sid, s in self._cache.items():
+            s.stale = True
+            self.bus.resync(sid)
 
     def running(self) -> list[Session]:
         return [s for s in self._cache.values() if s.task is not None]

@@ -153,6 +153,7 @@ class Session:
     event_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
     last_access: float = field(default_factory=time.monotonic, repr=False)
     starting: bool = field(default=False, repr=False)  # a turn's first write is in flight
+    stale: bool = field(default=False, repr=False)  # another replica wrote it since it was read
     _snapshot: bytes | None = field(default=None, repr=False)
     _seq_next: int = field(default=0, repr=False)
 

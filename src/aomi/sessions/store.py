@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aomi.db import tables as t
+from aomi.db.notify import notify
 from aomi.errors import SessionNotFound
 from aomi.sessions.leases import Leases, claimable
 from aomi.sessions.model import (
@@ -87,21 +88,6 @@ def _stored(msgs: Iterable[Message]) -> None:
     """After the commit that inserted them: later writes of these messages are updates."""
     for m in msgs:
         m.stored = True
-
-
-async def _allocate(conn: AsyncConnection, session_id: str, column: str, n: int) -> int:
-    """Move one of the session's counters on by ``n`` in this transaction and return its new
-    value. The row lock this takes orders concurrent writers: numbers are handed out in commit
-    order, so a reader never sees a later number before an earlier one. `SessionNotFound` when
-    the session is gone."""
-    c = t.sessions.c
-    counter = c[column]
-    value = await conn.scalar(
-        update(t.sessions).where(c.id == session_id).values({counter: counter + n}).returning(counter)
-    )
-    if value is None:
-        raise _gone(session_id)
-    return int(value)
 
 
 def _message(row: Row[Any]) -> Message:
@@ -182,9 +168,35 @@ class HistoryWrite:
 
 
 class SessionStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, origin: str = "") -> None:
         self.engine = engine
+        self.origin = origin
+        """This process's id in change notifications: its own are not news to it."""
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    async def _changed(self, conn: AsyncConnection, session_id: str) -> None:
+        """Other replicas learn, once this transaction commits, that the session changed."""
+        await notify(conn, "session", f"{session_id}:{self.origin}")
+
+    async def _allocate(self, conn: AsyncConnection, session_id: str, column: str, n: int) -> int:
+        """Move one of the session's counters on by ``n`` in this transaction and return its new
+        value. The row lock this takes orders concurrent writers: numbers are handed out in
+        commit order, so a reader never sees a later number before an earlier one. Every
+        allocation is a visible change (a message or an event): other replicas are told.
+        `SessionNotFound` when the session is gone."""
+        c = t.sessions.c
+        counter = c[column]
+        value = await conn.scalar(
+            update(t.sessions).where(c.id == session_id).values({counter: counter + n}).returning(counter)
+        )
+        if value is None:
+            raise _gone(session_id)
+        await self._changed(conn, session_id)
+        return int(value)
+
+    async def _reserve_messages(self, conn: AsyncConnection, session_id: str) -> int:
+        """A block of `MESSAGE_BLOCK` message numbers for a turn; the first of them."""
+        return await self._allocate(conn, session_id, "next_message_seq", MESSAGE_BLOCK) - MESSAGE_BLOCK
 
     async def load(self, session_id: str) -> Session | None:
         async with self.engine.connect() as conn:
@@ -278,7 +290,9 @@ class SessionStore:
                 if not await _exists(conn, s.id):
                     raise _gone(s.id)
                 return None
-            user_message.seq = await _allocate(conn, s.id, "next_message_seq", MESSAGE_BLOCK) - MESSAGE_BLOCK
+            user_message.seq = (
+                await self._allocate(conn, s.id, "next_message_seq", MESSAGE_BLOCK) - MESSAGE_BLOCK
+            )
             await conn.execute(t.messages.insert().values(**_message_row(s.id, user_message)))
             await self._insert_events(conn, s.id, events)
             closed = await close_open(conn, s.id, now, RequestStatus.SUPERSEDED) if supersede else []
@@ -302,7 +316,9 @@ class SessionStore:
             found = await conn.execute(select(k.ciphertext).where(k.owner == owner, k.provider == provider))
             sealed_key = found.scalar()
         if message_seq is None:  # a resumed part: it reserves numbers of its own
-            message_seq = await _allocate(conn, session_id, "next_message_seq", MESSAGE_BLOCK) - MESSAGE_BLOCK
+            message_seq = (
+                await self._allocate(conn, session_id, "next_message_seq", MESSAGE_BLOCK) - MESSAGE_BLOCK
+            )
         return TurnStart(history, sealed_key, closed, message_seq)
 
     async def park_turn(
@@ -345,6 +361,7 @@ class SessionStore:
         now = now_ms()
         async with self.engine.begin() as conn:
             done = await answer_requests(conn, s.id, answers, now)
+            await self._changed(conn, s.id)
             if pending_as is None and await still_pending(conn, s.id):
                 return done, None
             c = t.sessions.c
@@ -470,7 +487,7 @@ class SessionStore:
         """Append messages outside a turn (system messages), numbered by the database, with
         ``events``, in one transaction."""
         async with self.engine.begin() as conn:
-            last = await _allocate(conn, session_id, "next_message_seq", len(msgs))
+            last = await self._allocate(conn, session_id, "next_message_seq", len(msgs))
             for i, m in enumerate(msgs):
                 m.seq = last - len(msgs) + i
             await self._write_messages(conn, session_id, msgs)
@@ -527,7 +544,7 @@ class SessionStore:
         """Insert events numbered by the database (the numbers the caller gave are replaced)."""
         if not events:
             return
-        last = await _allocate(conn, session_id, "event_seq", len(events))
+        last = await self._allocate(conn, session_id, "event_seq", len(events))
         for i, event in enumerate(events):
             event.seq = last - len(events) + 1 + i
         await conn.execute(
@@ -574,6 +591,7 @@ class SessionStore:
         values = {column: every[column] for name in attributes for column in ATTRIBUTE_COLUMNS[name]}
         async with self.engine.begin() as conn:
             result = await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
+            await self._changed(conn, s.id)
         if not result.rowcount:
             raise _gone(s.id)
 
@@ -589,6 +607,7 @@ class SessionStore:
                 .where(c.id == session_id, c.title_manual.is_(False))
                 .values(title=title, updated_ms=updated_ms)
             )
+            await self._changed(conn, session_id)
             if charge is not None:
                 u = t.usage.c
                 await conn.execute(
@@ -635,6 +654,7 @@ class SessionStore:
             owner = t.provider_keys.c.owner == session_owner(session_id)
             await conn.execute(delete(t.provider_keys).where(owner))
             await conn.execute(delete(t.sessions).where(t.sessions.c.id == session_id))
+            await self._changed(conn, session_id)
 
     async def list_by_wallet(
         self, address: str, apps: Collection[str], limit: int, before: tuple[int, str] | None
