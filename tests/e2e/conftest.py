@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,18 +18,12 @@ import pytest
 from tests.conftest import TEST_SECRET
 from tests.support.fixtures import price_api
 from tests.support.price_server import FakePriceApi
+from tests.support.serving import free_port
 
 __all__ = ["price_api"]
 
 ROOT = Path(__file__).resolve().parents[2]
 AOMI = str(Path(sys.executable).parent / "aomi")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class ServerProcess:
@@ -77,7 +70,7 @@ def env(tmp_path: Path, database_url: str, price_api: FakePriceApi) -> dict[str,
         "AOMI_DATABASE_URL": database_url,
         "AOMI_SECRET_KEY": TEST_SECRET,
         "AOMI_PRICE_API_URL": price_api.url,
-        "AOMI_PORT": str(_free_port()),
+        "AOMI_PORT": str(free_port()),
         "AOMI_LOG_LEVEL": "warning",
         "AOMI_RATE_LIMIT_PER_KEY": "off",
         "AOMI_RATE_LIMIT_PER_SESSION": "off",

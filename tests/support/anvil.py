@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -34,6 +33,8 @@ from eth_utils import keccak, to_checksum_address
 from web3 import HTTPProvider, Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
 from web3.types import TxParams, TxReceipt
+
+from tests.support.serving import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "contracts" / "artifacts.json"
@@ -172,12 +173,6 @@ class Anvil:
         return web3_for(self.url)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.terminate()
@@ -213,7 +208,7 @@ def run_anvil(*extra_args: str, binary: str | None = None, startup_timeout: floa
     exe = binary or anvil_binary()
     attempts = 3  # another process may take the free port between choosing and binding it
     for attempt in range(1, attempts + 1):
-        port = _free_port()
+        port = free_port()
         args = [
             exe,
             "--host",

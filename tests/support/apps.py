@@ -21,7 +21,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, Use
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, FunctionModel
 
 from tests.support.harness import new_id
-from tests.support.serving import loopback_http
+from tests.support.serving import free_port, loopback_http
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "apps"
 
@@ -111,13 +111,6 @@ def quotes_api() -> Iterator[QuotesApi]:
     with loopback_http(handler, "quotes-api", api.stopping.set) as url:
         api.url = url
         yield api
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

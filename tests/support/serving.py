@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import socketserver
 import threading
 from collections.abc import Callable, Iterator
@@ -35,3 +36,11 @@ def loopback_http(
     server.daemon_threads = True
     with in_thread(server, name, on_stop):
         yield f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

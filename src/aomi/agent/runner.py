@@ -183,7 +183,7 @@ class TurnRunner:
         ``key_id``: the App key that pays for the turn (usage)."""
         if not s.idle_here:
             raise SessionBusy("a turn is already running in this session; wait for it or interrupt it")
-        user_msg = Message(seq=s.next_message_seq(), sender=Sender.USER, content=text)
+        user_msg = Message(seq=-1, sender=Sender.USER, content=text)  # the database numbers it
         after = replace(
             s,
             **(changes or {}),

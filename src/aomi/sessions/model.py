@@ -55,8 +55,6 @@ class Message:
     tool_result: tuple[str, str] | None = None
     timestamp_ms: int = field(default_factory=now_ms)
     is_streaming: bool = False
-    stored: bool = field(default=False, compare=False, repr=False)
-    """Its row exists: later writes update it (a message is inserted once, never upserted)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -198,8 +196,9 @@ class Session:
         self._snapshot = None
 
     def next_message_seq(self) -> int:
-        """Reserve the next message number: a message's write may be in flight before it is added."""
-        seq = max(self._seq_next, self.messages[-1].seq + 1 if self.messages else 0)
+        """The next number of the block this process's turn reserved (see `reserve`). Never one
+        after the last message held: that one may be another writer's, from beyond the block."""
+        seq = self._seq_next
         self._seq_next = seq + 1
         return seq
 

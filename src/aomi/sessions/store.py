@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Row, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -84,12 +84,6 @@ messages are numbered from them in memory, while anyone else's (a system message
 replica) gets numbers after the block. Far more than a turn's request limit lets it write."""
 
 
-def _stored(msgs: Iterable[Message]) -> None:
-    """After the commit that inserted them: later writes of these messages are updates."""
-    for m in msgs:
-        m.stored = True
-
-
 def _message(row: Row[Any]) -> Message:
     tool = (row.tool_topic, row.tool_content or "") if row.tool_topic is not None else None
     return Message(
@@ -100,7 +94,6 @@ def _message(row: Row[Any]) -> Message:
         tool_result=tool,
         timestamp_ms=row.timestamp_ms,
         is_streaming=row.is_streaming,
-        stored=True,
     )
 
 
@@ -297,7 +290,6 @@ class SessionStore:
             await self._insert_events(conn, s.id, events)
             closed = await close_open(conn, s.id, now, RequestStatus.SUPERSEDED) if supersede else []
             start = await self._turn_start(conn, s.id, byok, closed, user_message.seq)
-        _stored([user_message])
         return start
 
     async def _turn_start(
@@ -343,7 +335,6 @@ class SessionStore:
             await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
             await self._insert_events(conn, s.id, events)
             await insert_usage(conn, usage)
-        _stored(changed)
 
     async def settle(
         self,
@@ -422,7 +413,6 @@ class SessionStore:
             await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
             await self._insert_events(conn, s.id, events)
             usage_id = await insert_usage(conn, usage) if usage is not None else None
-        _stored(changed)
         return usage_id
 
     async def save_progress(
@@ -437,7 +427,6 @@ class SessionStore:
         except IntegrityError:
             await self._raise_if_gone(session_id)
             raise
-        _stored(msgs)
 
     async def model_history(self, session_id: str) -> list[str]:
         """The session's model history: one JSON document per pydantic-ai message, in order."""
@@ -470,8 +459,7 @@ class SessionStore:
             )
 
     async def save_messages(self, session_id: str, msgs: Iterable[Message]) -> None:
-        """Write messages of this process's turn: new ones inserted under the numbers the turn
-        reserved, stored ones updated (their content, result and streaming flag)."""
+        """Write messages of this process's turn (numbered from the block it reserved)."""
         msgs = list(msgs)
         try:
             async with self.engine.begin() as conn:
@@ -479,7 +467,6 @@ class SessionStore:
         except IntegrityError:
             await self._raise_if_gone(session_id)
             raise
-        _stored(msgs)
 
     async def add_messages(
         self, session_id: str, msgs: Sequence[Message], events: Sequence[Event] = ()
@@ -492,38 +479,26 @@ class SessionStore:
                 m.seq = last - len(msgs) + i
             await self._write_messages(conn, session_id, msgs)
             await self._insert_events(conn, session_id, events)
-        _stored(msgs)
 
     async def _write_messages(self, conn: AsyncConnection, session_id: str, msgs: Sequence[Message]) -> None:
-        """Insert the messages not stored yet; update the others. Never an upsert: a row is only
-        ever written by the writer that numbered it."""
-        fresh = [_message_row(session_id, m) for m in msgs if not m.stored]
-        if fresh:
-            await conn.execute(t.messages.insert(), fresh)
-        known = [m for m in msgs if m.stored]
-        if known:
-            c = t.messages.c
-            await conn.execute(
-                update(t.messages)
-                .where(c.session_id == bindparam("b_session"), c.seq == bindparam("b_seq"))
-                .values(
-                    content=bindparam("b_content"),
-                    tool_topic=bindparam("b_topic"),
-                    tool_content=bindparam("b_tool"),
-                    is_streaming=bindparam("b_streaming"),
-                ),
-                [
-                    {
-                        "b_session": session_id,
-                        "b_seq": m.seq,
-                        "b_content": m.content,
-                        "b_topic": m.tool_result[0] if m.tool_result else None,
-                        "b_tool": m.tool_result[1] if m.tool_result else None,
-                        "b_streaming": m.is_streaming,
-                    }
-                    for m in known
-                ],
-            )
+        """Insert messages, or update the row of the same message (same id) written before: a
+        retry after a commit whose answer was lost (a cancelled flush) is harmless. Another
+        writer's row under that number is never touched (numbers are reserved per writer)."""
+        rows = [_message_row(session_id, m) for m in msgs]
+        if not rows:
+            return
+        stmt = self._insert(t.messages)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["session_id", "seq"],
+            set_={
+                "content": stmt.excluded.content,
+                "tool_topic": stmt.excluded.tool_topic,
+                "tool_content": stmt.excluded.tool_content,
+                "is_streaming": stmt.excluded.is_streaming,
+            },
+            where=t.messages.c.id == stmt.excluded.id,
+        )
+        await conn.execute(stmt, rows)
 
     async def append_events(self, session_id: str, events: Sequence[Event]) -> None:
         try:
