@@ -117,9 +117,7 @@ async def _run(replicas: list[ServerProcess], env: dict[str, str]) -> None:
                 readers.append((sid, SseReader(response)))
         await asyncio.gather(*(_session(clients, sid, statuses) for sid in sids))
         assert 500 not in statuses and set(statuses) <= {200, 409}, sorted(set(statuses))
-        print(
-            f"requests: {len(statuses)} chat/system posts, {statuses.count(409)} answered 409 (turn still ending)"
-        )
+        print(f"requests: {len(statuses)} chat/system posts, {statuses.count(409)} answered 409")
 
         engine = create_engine(env["AOMI_DATABASE_URL"])
         try:
