@@ -310,6 +310,7 @@ def serve(settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         log_config=None,
         timeout_graceful_shutdown=max(1, round(settings.shutdown_grace_seconds)),
+        timeout_keep_alive=max(1, round(settings.keep_alive_seconds)),
     )
     _GracefulServer(config).run()
 

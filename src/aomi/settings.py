@@ -254,6 +254,13 @@ class Settings(BaseSettings):
         description="Ingest every App's documents when the server starts (unchanged files are skipped "
         "by content hash); `aomi docs ingest` does it by hand.",
     )
+    keep_alive_seconds: float = Field(
+        default=75.0,
+        gt=0,
+        description="How long an idle HTTP keep-alive connection stays open. Longer than a load "
+        "balancer's idle timeout (60 s on common ones), so the server never closes a connection "
+        "the balancer is about to reuse.",
+    )
     shutdown_grace_seconds: float = Field(
         default=10.0,
         ge=0,
