@@ -95,6 +95,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         # Tests poll as fast as they like; tests/api/test_rate_limits.py turns the limits on.
         rate_limit_per_key="off",
         rate_limit_per_session="off",
+        shutdown_grace_seconds=0,  # a test's server stops at once; tests/e2e/test_shutdown.py waits
     )
 
 

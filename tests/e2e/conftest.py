@@ -74,6 +74,7 @@ def env(tmp_path: Path, database_url: str, price_api: FakePriceApi) -> dict[str,
         "AOMI_LOG_LEVEL": "warning",
         "AOMI_RATE_LIMIT_PER_KEY": "off",
         "AOMI_RATE_LIMIT_PER_SESSION": "off",
+        "AOMI_SHUTDOWN_GRACE_SECONDS": "1",
     }
 
 
