@@ -22,6 +22,7 @@ from aomi.agent.runner import TurnRunner
 from aomi.api import chat, control, events, health, provider_keys, secrets, sessions, simulate, wallet
 from aomi.api.auth import KEY_HEADER, KEY_HEADER_ALIAS, SESSION_HEADER, Authorizer
 from aomi.api.errors import install_error_handlers
+from aomi.api.fastpath import StateFastPath
 from aomi.api.headers import SecurityHeadersMiddleware
 from aomi.api.limits import BodyLimitMiddleware, RequestShapeMiddleware
 from aomi.api.openapi import install_openapi
@@ -249,6 +250,8 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     _gauges(app, metrics)
+    # Innermost: the hot read answers from memory, after every check the other middleware makes.
+    app.add_middleware(StateFastPath, services=lambda: getattr(app.state, "services", None))
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # inside the others: sees the matched route
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestShapeMiddleware)

@@ -18,6 +18,7 @@ from aomi.api.deps import (
     request_fields,
     session_of,
 )
+from aomi.api.fastpath import polled
 from aomi.api.openapi import (
     ADDRESS,
     APP,
@@ -106,6 +107,7 @@ async def state(request: Request, services: ServicesDep, sid: SessionId) -> Resp
     if s is None:
         return json_response(empty_snapshot())
     await services.sessions.take_client_state(s, wallet, check_text(q.get("client_id") or "", "client_id"))
+    polled(s, q.get("user_state"), q.get("client_id"))  # the same poll may take the fast path next
     return json_response(await services.sessions.snapshot(s))
 
 

@@ -66,6 +66,10 @@ class SessionManager:
         self._cache.move_to_end(session_id)
         return s
 
+    def peek(self, session_id: str) -> Session | None:
+        """The session if this process holds a fresh copy in memory (no database access)."""
+        return self._cached(session_id)
+
     async def get(self, session_id: str) -> Session | None:
         """Memory, else database; None when the session does not exist. Creates nothing."""
         s = self._cached(session_id)

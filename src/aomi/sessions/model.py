@@ -152,6 +152,8 @@ class Session:
     last_access: float = field(default_factory=time.monotonic, repr=False)
     starting: bool = field(default=False, repr=False)  # a turn's first write is in flight
     stale: bool = field(default=False, repr=False)  # another replica wrote it since it was read
+    polled: tuple[str | None, object, str | None] | None = field(default=None, repr=False)
+    """The raw `user_state` and `client_id` the state route last applied, with the wallet then."""
     _snapshot: bytes | None = field(default=None, repr=False)
     _seq_next: int = field(default=0, repr=False)
 
@@ -210,6 +212,11 @@ class Session:
         """Add a message in number order (one written first may land after a later-numbered one)."""
         bisect.insort(self.messages, msg, key=lambda m: m.seq)
         self.changed()
+
+    @property
+    def has_snapshot(self) -> bool:
+        """Serialized bytes are cached: a snapshot costs nothing until the next change."""
+        return self._snapshot is not None
 
     def snapshot(self) -> bytes:
         """The snapshot as JSON bytes, serialized once per change.
