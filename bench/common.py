@@ -41,6 +41,10 @@ def aomi_env(data_dir: str, port: int, database_url: str | None = None, **settin
         AOMI_LOG_LEVEL="warning",
         AOMI_SECRET_KEY="bench-secret-not-for-production-0123456789",
         AOMI_APPS_DIR=str(Path(data_dir) / "apps"),
+        # Benchmarks drive one key and one session far past any sane rate limit, and stop at once.
+        AOMI_RATE_LIMIT_PER_KEY="off",
+        AOMI_RATE_LIMIT_PER_SESSION="off",
+        AOMI_SHUTDOWN_GRACE_SECONDS="0",
         **{f"AOMI_{name.upper()}": value for name, value in settings.items()},
     )
     if database_url:

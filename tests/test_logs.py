@@ -69,7 +69,7 @@ async def test_text_lines_and_a_fresh_request_id() -> None:
     configure_logging("info", "text", out)
     r = await _call({"X-Request-Id": "bad id with spaces"})  # not echoed: a new id instead
     request_id = r.headers["x-request-id"]
-    assert len(request_id) == 32 and request_id != "bad id with spaces"
+    assert len(request_id) >= 13 and request_id != "bad id with spaces"
     first = out.getvalue().splitlines()[0]
     assert "handling with key [redacted]" in first and f"request_id={request_id}" in first
     assert "session_id" not in first  # no session header, no session id

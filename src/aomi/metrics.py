@@ -58,6 +58,7 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,5 +77,18 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_status)
         finally:
             method, route = scope["method"], route_of(scope)
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            count, latency = self._children(method, route, status)
+            count.inc()
+            latency.observe(time.perf_counter() - started)
+
+    def _children(self, method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+        """The labelled series of a request, looked up once (labels() takes a lock each call)."""
+        key = (method, route, status)
+        found = self._series.get(key)
+        if found is None:
+            found = (
+                self.metrics.requests.labels(method, route, str(status)),
+                self.metrics.latency.labels(method, route),
+            )
+            self._series[key] = found
+        return found

@@ -10,7 +10,8 @@ import pytest
 
 from aomi.sessions.model import SYSTEM_ERROR
 from aomi.sessions.service import SessionService
-from tests.support.harness import Harness, new_id
+from aomi.settings import Settings
+from tests.support.harness import Harness, new_id, running, write_app
 
 WALLET = json.dumps(
     {"address": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "chain_id": 1, "is_connected": True}
@@ -65,7 +66,16 @@ async def test_a_warm_poll_is_served_from_memory_with_the_same_bytes(
 
 @pytest.mark.parametrize(
     "variant",
-    ["key", "other wallet", "other client", "extra param", "new message", "pending event", "upper-case id"],
+    [
+        "bad key",
+        "two keys",
+        "other wallet",
+        "other client",
+        "extra param",
+        "new message",
+        "pending event",
+        "upper-case id",
+    ],
 )
 async def test_everything_else_reaches_the_route(
     server: Harness, route_calls: RouteCalls, variant: str
@@ -75,8 +85,11 @@ async def test_everything_else_reaches_the_route(
     params: dict[str, str] = {"user_state": WALLET, "client_id": "c1"}
     key: str | None = None
     state_sid = sid
-    if variant == "key":
-        key = await server.issue_key("openapp")
+    expected = 200
+    if variant == "bad key":
+        key, expected = "sk-nope-" + "x" * 43, 401
+    elif variant == "two keys":
+        pass  # sent below, with both headers
     elif variant == "other wallet":
         params["user_state"] = WALLET.replace('"chain_id": 1', '"chain_id": 8453')
     elif variant == "other client":
@@ -92,24 +105,48 @@ async def test_everything_else_reaches_the_route(
     elif variant == "upper-case id":
         state_sid = sid.upper()
     calls = route_calls.count
+    if variant == "two keys":
+        headers = {
+            "X-Session-Id": sid,
+            "AOMI-APP-KEY": await server.issue_key("openapp"),
+            "X-API-Key": "other",
+        }
+        r = await server.client.get("/api/state", params={"app": "openapp"}, headers=headers)
+        assert r.status_code == 400 and r.json()["error"]["code"] == "conflicting_keys"
+        return
     r = await server.state(state_sid, app="openapp", key=key, **params)
-    assert r.status_code == 200, r.text
-    assert route_calls.count == calls + 1
+    assert r.status_code == expected, r.text
+    if expected == 200:
+        assert route_calls.count == calls + 1
     if variant == "new message":
         assert r.json()["messages"][-1]["content"] == "note"
     if variant == "pending event":
         assert r.json()["system_events"] == [{"SystemError": "it broke"}]
 
 
-async def test_a_keyed_app_and_an_unknown_session_reach_the_route(
-    server: Harness, route_calls: RouteCalls
-) -> None:
+async def test_keys_and_the_session_id_credential(server: Harness, route_calls: RouteCalls) -> None:
     key = await server.issue_key("mycoindex")
     sid = new_id()
     await server.chat(sid, "hello", app="mycoindex", key=key)
     await server.wait_idle(sid, app="mycoindex", key=key)
+    await server.state(sid, app="mycoindex", key=key)
     calls = route_calls.count
-    assert (await server.state(sid, app="mycoindex")).status_code == 200  # the session-id capability
-    assert route_calls.count == calls + 1  # a keyed App's session is read by the route
+    assert (await server.state(sid, app="mycoindex", key=key)).status_code == 200  # a cached key
+    assert (await server.state(sid, app="mycoindex")).status_code == 200  # the session id suffices
+    assert route_calls.count == calls
+    other = await server.issue_key("openapp")
+    r = await server.state(sid, app="mycoindex", key=other)  # a key that does not cover the App
+    assert r.status_code == 403
     r = await server.state(new_id(), app="openapp")  # unknown: the route's empty snapshot
-    assert r.json()["messages"] == [] and route_calls.count == calls + 1
+    assert r.json()["messages"] == []
+
+
+async def test_with_key_access_only_a_key_reads_a_keyed_session(settings: Settings) -> None:
+    write_app(settings.apps_dir, "keyed")
+    async with running(settings.model_copy(update={"session_access": "key"})) as h:
+        key = await h.issue_key("keyed")
+        sid = new_id()
+        await h.chat(sid, "hello", app="keyed", key=key)
+        await h.wait_idle(sid, app="keyed", key=key)
+        assert (await h.state(sid, app="keyed", key=key)).status_code == 200
+        assert (await h.state(sid, app="keyed")).status_code == 401

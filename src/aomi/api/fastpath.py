@@ -3,8 +3,9 @@ undelivered is answered from pre-serialized bytes, before FastAPI's routing and 
 with no database access.
 
 It answers only when the full route would answer the same bytes and change nothing:
-- no App key is presented, and the App asked for (query `app`/`namespace`, else `default`) is
-  public and is the session's own;
+- authorized as the route would authorize it: without a key by the session id (SPEC 3 step 7,
+  unless `AOMI_SESSION_ACCESS=key`) or by a public App that is the session's own; with a key
+  (verified, from the key cache as a rule) covering the App asked for, the session's own;
 - the session is in this process's memory, fresh (no other replica wrote it since), with a
   cached snapshot and no event waiting for delivery;
 - the client sends no `user_state` / `client_id`, or exactly the ones the full route last
@@ -62,7 +63,7 @@ class StateFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == STATE_PATH and scope["method"] == "GET":
-            body = self._warm(scope)
+            body = await self._warm(scope)
             if body is not None:
                 scope["route"] = ROUTE
                 headers = [*_HEADERS, (b"content-length", str(len(body)).encode())]
@@ -71,17 +72,18 @@ class StateFastPath:
                 return
         await self.app(scope, receive, send)
 
-    def _warm(self, scope: Scope) -> bytes | None:
+    async def _warm(self, scope: Scope) -> bytes | None:
         services = self.services()
         if services is None:
             return None
         sid: bytes | None = None
+        keys: list[bytes] = []
         for name, value in scope["headers"]:
             if name == b"x-session-id" and sid is None:  # the first one, as the route reads it
                 sid = value
-            elif name in _KEY_HEADERS:
-                return None
-        if sid is None or _UUID.fullmatch(sid) is None:
+            elif name in _KEY_HEADERS and value:
+                keys.append(value)
+        if sid is None or _UUID.fullmatch(sid) is None or len(set(keys)) > 1:
             return None
         params: dict[str, str] = {}
         query = scope.get("query_string", b"")
@@ -93,9 +95,24 @@ class StateFastPath:
         s = services.manager.peek(sid.decode())
         if s is None or s.pending_events or not s.has_snapshot:
             return None
-        app = services.apps.get(params.get("app") or params.get("namespace") or DEFAULT_APP_NAME)
-        if app is None or not app.public or app.name != s.app:
-            return None
         if not _ready(s, params.get("user_state"), params.get("client_id")):
             return None
+        if not await self._authorized(services, s, keys[0].decode("latin-1") if keys else None, params):
+            return None
         return s.snapshot()
+
+    @staticmethod
+    async def _authorized(services: Services, s: Session, key: str | None, params: dict[str, str]) -> bool:
+        """The success case of SPEC 3 for this read; any doubt goes to the route, which answers it."""
+        if key is None and services.auth.session_id_credential:
+            return True  # the session id is the credential: the App named does not matter
+        app = services.apps.get(params.get("app") or params.get("namespace") or DEFAULT_APP_NAME)
+        if app is None or app.name != s.app:
+            return False
+        if key is None:
+            return app.public
+        try:
+            record = await services.verifier.verify(key)
+        except Exception:  # invalid, or the database is away: the route says which
+            return False
+        return app.public or app.name in record.apps

@@ -20,11 +20,19 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        bodiless = True
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                err = self._too_large()
-                await error_response(err.status, err.code, err.message)(scope, receive, send)
-                return
+            if name == b"content-length":
+                bodiless = value == b"0"
+                if value.isdigit() and int(value) > self.max_bytes:
+                    err = self._too_large()
+                    await error_response(err.status, err.code, err.message)(scope, receive, send)
+                    return
+            elif name == b"transfer-encoding":
+                bodiless = False
+        if bodiless and scope["method"] in ("GET", "HEAD"):  # nothing to count: no wrapping
+            await self.app(scope, receive, send)
+            return
         seen, exceeded = 0, False
 
         async def limited_receive() -> Message:
