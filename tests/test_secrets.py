@@ -8,12 +8,12 @@ import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import uvicorn
 from pydantic import SecretStr
 
+import aomi.logs
 import aomi.server
 from aomi.db.engine import create_engine, upgrade
 from aomi.errors import SecretKeyError
@@ -198,12 +198,18 @@ def test_install_access_log_filter_is_idempotent(access_logger: logging.Logger) 
 def test_serve_installs_the_access_log_filter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, access_logger: logging.Logger
 ) -> None:
-    ran: list[dict[str, Any]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda _app, **kwargs: ran.append(kwargs))
+    ran: list[uvicorn.Config] = []
+    logging_set_up: list[tuple[str, str]] = []
+    monkeypatch.setattr(aomi.server._GracefulServer, "run", lambda server: ran.append(server.config))
+    monkeypatch.setattr(
+        aomi.logs, "configure_logging", lambda level, fmt: logging_set_up.append((level, fmt))
+    )
     access_logger.filters[:] = [f for f in access_logger.filters if not isinstance(f, StripQueryString)]
     settings = Settings(data_dir=tmp_path, apps_dir=tmp_path, secret_key=SecretStr(TEST_SECRET))
     aomi.server.serve(settings)
     assert len(ran) == 1
+    assert (ran[0].timeout_keep_alive, ran[0].timeout_graceful_shutdown, ran[0].log_config) == (75, 10, None)
+    assert logging_set_up == [("info", "text")]
     assert any(isinstance(f, StripQueryString) for f in access_logger.filters)
 
 
@@ -214,7 +220,8 @@ def test_serve_with_a_bad_secret_is_one_error_line(
     def no_server(*_args: object, **_kwargs: object) -> None:
         pytest.fail("uvicorn started despite a bad secret")
 
-    monkeypatch.setattr(uvicorn, "run", no_server)
+    monkeypatch.setattr(aomi.server._GracefulServer, "run", no_server)
+    monkeypatch.setattr(aomi.logs, "configure_logging", lambda level, fmt: None)
     monkeypatch.setenv("AOMI_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("AOMI_APPS_DIR", str(tmp_path))
     monkeypatch.setenv("AOMI_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'aomi.db'}")
