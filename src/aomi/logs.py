@@ -18,6 +18,8 @@ from typing import Any, TextIO
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aomi.api.asgi import header
+
 ACCESS_LOGGER = "uvicorn.access"
 
 
@@ -121,13 +123,6 @@ def configure_logging(level: str, fmt: str, stream: TextIO | None = None) -> Non
     )
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
-
-
 class RequestContextMiddleware:
     """Every log line of a request (and of the turn it starts) carries `request_id` (the client's
     `X-Request-Id` when it is sane, else a new one; echoed in the answer) and `session_id`."""
@@ -139,13 +134,13 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = _header(scope, REQUEST_ID_HEADER)
+        given = header(scope, REQUEST_ID_HEADER)
         if given is not None and _REQUEST_ID_RE.fullmatch(given):
             request_id = given
         else:
             request_id = f"{_ID_PREFIX}{next(_ids):x}"
         bound: tuple[tuple[str, str], ...] = (("request_id", request_id),)
-        session = _header(scope, b"x-session-id")
+        session = header(scope, b"x-session-id")
         if session is not None and _SESSION_ID_RE.fullmatch(session):
             bound = (*bound, ("session_id", session.lower()))
         raw = request_id.encode()

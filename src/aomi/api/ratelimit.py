@@ -22,6 +22,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from aomi.api.asgi import header
 from aomi.api.errors import error_response
 from aomi.rates import describe, parse_limit
 
@@ -92,13 +93,6 @@ def _async_url(url: str) -> str:
     return url if url.startswith("async+") else "async+" + url
 
 
-def _header(scope: Scope, names: tuple[bytes, ...]) -> str | None:
-    for name, value in scope["headers"]:
-        if name in names:
-            return bytes(value).decode("latin-1")
-    return None
-
-
 class RateLimitMiddleware:
     def __init__(self, app: ASGIApp, limits: RateLimits) -> None:
         self.app = app
@@ -108,7 +102,7 @@ class RateLimitMiddleware:
         if scope["type"] != "http" or not self.limits.enabled or scope["path"] in EXEMPT_PATHS:
             await self.app(scope, receive, send)
             return
-        refusal = await self.limits.check(_header(scope, KEY_HEADERS), _header(scope, (SESSION_HEADER,)))
+        refusal = await self.limits.check(header(scope, *KEY_HEADERS), header(scope, SESSION_HEADER))
         if refusal is None:
             await self.app(scope, receive, send)
             return
