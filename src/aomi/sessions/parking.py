@@ -38,10 +38,6 @@ async def open_requests(conn: AsyncConnection, session_id: str) -> list[WalletRe
     return [_request(r) for r in rows]
 
 
-async def last_request_id(conn: AsyncConnection, session_id: str) -> int:
-    return int(await conn.scalar(select(func.max(_w.id)).where(_w.session_id == session_id)) or 0)
-
-
 async def insert_requests(conn: AsyncConnection, session_id: str, requests: Sequence[WalletRequest]) -> None:
     if not requests:
         return

@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, or_, select, update
+from sqlalchemy import Row, and_, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -31,7 +31,6 @@ from aomi.sessions.parking import (
     answer_requests,
     close_open,
     insert_requests,
-    last_request_id,
     open_requests,
     still_pending,
 )
@@ -192,21 +191,34 @@ class SessionStore:
         return await self._allocate(conn, session_id, "next_message_seq", MESSAGE_BLOCK) - MESSAGE_BLOCK
 
     async def load(self, session_id: str) -> Session | None:
+        """The session with its messages and undelivered events: two round trips as a rule (the
+        session row answers whether events wait and which wallet request id came last)."""
+        e, w = t.session_events.c, t.wallet_requests.c
+        waiting = (e.session_id == session_id, e.kind.in_(HTTP_EVENT_KINDS), e.http_delivered.is_(False))
+        undelivered = exists().where(*waiting).label("undelivered")
+        last_request = select(func.max(w.id)).where(w.session_id == session_id).scalar_subquery()
+        query = select(t.sessions, undelivered, last_request.label("last_request"))
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(t.sessions).where(t.sessions.c.id == session_id))).first()
+            row = (await conn.execute(query.where(t.sessions.c.id == session_id))).first()
             if row is None:
                 return None
             msgs = await conn.execute(
                 select(t.messages).where(t.messages.c.session_id == session_id).order_by(t.messages.c.seq)
             )
-            pending = await conn.execute(
-                select(t.session_events)
-                .where(
-                    t.session_events.c.session_id == session_id,
-                    t.session_events.c.kind.in_(HTTP_EVENT_KINDS),
-                    t.session_events.c.http_delivered.is_(False),
+            pending = (
+                list(
+                    await conn.execute(
+                        select(t.session_events)
+                        .where(
+                            e.session_id == session_id,
+                            e.kind.in_(HTTP_EVENT_KINDS),
+                            e.http_delivered.is_(False),
+                        )
+                        .order_by(e.seq)
+                    )
                 )
-                .order_by(t.session_events.c.seq)
+                if row.undelivered
+                else []
             )
             parked = row.parked_until_ms is not None
             return Session(
@@ -228,7 +240,7 @@ class SessionStore:
                 lease_expires_ms=row.lease_expires_ms,
                 parked_until_ms=row.parked_until_ms,
                 wallet_requests=await open_requests(conn, session_id) if parked else [],
-                wallet_seq=await last_request_id(conn, session_id),
+                wallet_seq=row.last_request or 0,
             )
 
     async def create(self, s: Session) -> bool:
