@@ -93,13 +93,21 @@ class StateFastPath:
                     return None
                 params[name] = value
         s = services.manager.peek(sid.decode())
-        if s is None or s.pending_events or not s.has_snapshot:
-            return None
-        if not _ready(s, params.get("user_state"), params.get("client_id")):
+        if s is None or not self._unchanged(s, params):
             return None
         if not await self._authorized(services, s, keys[0].decode("latin-1") if keys else None, params):
             return None
-        return s.snapshot()
+        # Checked again: the key check may have waited, and the session changed meanwhile.
+        return s.snapshot() if self._unchanged(s, params) else None
+
+    @staticmethod
+    def _unchanged(s: Session, params: dict[str, str]) -> bool:
+        """Nothing to deliver, nothing to re-serialize, nothing from the client to apply."""
+        return (
+            not s.pending_events
+            and s.has_snapshot
+            and _ready(s, params.get("user_state"), params.get("client_id"))
+        )
 
     @staticmethod
     async def _authorized(services: Services, s: Session, key: str | None, params: dict[str, str]) -> bool:
