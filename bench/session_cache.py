@@ -21,6 +21,7 @@ import statistics
 import time
 import tracemalloc
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import select, text
 
@@ -51,7 +52,20 @@ def _quantile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def cold_load(url: str, messages: int, loads: int) -> None:
+@dataclass(frozen=True)
+class ColdLoad:
+    messages: int
+    cold_median: float
+    cold_p99: float
+    warm_median: float
+    select_median: float
+
+    @property
+    def over_warm(self) -> float:
+        return self.cold_median - self.warm_median
+
+
+async def cold_load(url: str, messages: int, loads: int) -> ColdLoad:
     engine = create_engine(url)
     await upgrade(engine)
     store = SessionStore(engine)
@@ -86,18 +100,28 @@ async def cold_load(url: str, messages: int, loads: int) -> None:
     async with engine.connect() as conn:
         rows = await conn.scalar(text("SELECT count(*) FROM messages"))
     await engine.dispose()
-    over = statistics.median(cold) - statistics.median(warm)
-    print(f"cold load of a {rows}-message session from PostgreSQL ({loads} loads)")
-    print(f"  cold   median {statistics.median(cold):7.3f} ms  p99 {_quantile(cold, 0.99):7.3f} ms")
-    print(f"  warm   median {statistics.median(warm):7.3f} ms  p99 {_quantile(warm, 0.99):7.3f} ms")
-    print(f"  1 SELECT by key (baseline) median {statistics.median(base):7.3f} ms")
-    print(
-        f"  cold - warm = {over:.3f} ms (goal <= 3 ms: {'met' if over <= 3 else 'missed'}); "
-        f"cold / one SELECT = {statistics.median(cold) / statistics.median(base):.1f}x"
+    return ColdLoad(
+        int(rows or 0),
+        statistics.median(cold),
+        _quantile(cold, 0.99),
+        statistics.median(warm),
+        statistics.median(base),
     )
 
 
-def memory(sessions: int, per_session: int) -> None:
+def print_cold_load(r: ColdLoad, loads: int) -> None:
+    print(f"cold load of a {r.messages}-message session from PostgreSQL ({loads} loads)")
+    print(f"  cold   median {r.cold_median:7.3f} ms  p99 {r.cold_p99:7.3f} ms")
+    print(f"  warm   median {r.warm_median:7.3f} ms")
+    print(f"  1 SELECT by key (baseline) median {r.select_median:7.3f} ms")
+    print(
+        f"  cold - warm = {r.over_warm:.3f} ms (goal <= 3 ms: {'met' if r.over_warm <= 3 else 'missed'}); "
+        f"cold / one SELECT = {r.cold_median / r.select_median:.1f}x"
+    )
+
+
+def memory(sessions: int, per_session: int) -> tuple[float, float]:
+    """KB per cached session, and KB of its snapshot bytes alone."""
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
@@ -114,14 +138,16 @@ def memory(sessions: int, per_session: int) -> None:
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     used = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-    per = used / sessions / 1024
-    base = snapshot_bytes / sessions / 1024
-    print(f"memory: {sessions} cached sessions of {per_session} messages")
+    assert len(cache) == sessions
+    return used / sessions / 1024, snapshot_bytes / sessions / 1024
+
+
+def print_memory(per: float, base: float, sessions: int) -> None:
+    print(f"memory: {sessions} cached sessions of 20 messages")
     print(
         f"  {per:.1f} KB per session (goal <= 64 KB: {'met' if per <= 64 else 'missed'}); "
         f"its snapshot bytes alone (baseline) {base:.1f} KB; ratio {per / base:.1f}x"
     )
-    assert len(cache) == sessions
 
 
 def main() -> None:
@@ -131,8 +157,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=2000)
     args = parser.parse_args()
     with postgres_database() as url:
-        asyncio.run(cold_load(url, args.messages, args.loads))
-    memory(args.sessions, 20)
+        print_cold_load(asyncio.run(cold_load(url, args.messages, args.loads)), args.loads)
+    print_memory(*memory(args.sessions, 20), args.sessions)
 
 
 if __name__ == "__main__":

@@ -44,11 +44,12 @@ def wrk(url: str, headers: dict[str, str], seconds: int, connections: int) -> tu
     return rps, p50, p99
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args()
+Figures = tuple[float, str, str]
+"""Requests/s, p50 and p99 as wrk prints them."""
+
+
+def measure(seconds: int, connections: int) -> tuple[int, dict[str, Figures]]:
+    """The snapshot size, and the figures of the baseline, a keyed App and a public App."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,23 +75,31 @@ def main() -> None:
             snapshot = httpx.get(f"{url}/api/state?app=mycoindex", headers=keyed).content
             public_sid = str(uuid.uuid4())
             httpx.post(f"{url}/api/chat", params={"message": "hello"}, headers={"X-Session-Id": public_sid})
-            ours_keyed = wrk(f"{url}/api/state?app=mycoindex", keyed, args.seconds, args.connections)
-            ours_public = wrk(
-                f"{url}/api/state", {"X-Session-Id": public_sid}, args.seconds, args.connections
-            )
+            ours_keyed = wrk(f"{url}/api/state?app=mycoindex", keyed, seconds, connections)
+            ours_public = wrk(f"{url}/api/state", {"X-Session-Id": public_sid}, seconds, connections)
         base_port = free_port()
         base_env = {**env, "BENCH_SNAPSHOT": snapshot.decode()}
         base_url = f"http://127.0.0.1:{base_port}"
         base_cmd = baseline_command("bench.baseline_state:app", base_port)
         with process(base_cmd, base_env, base_url):
-            base = wrk(f"{base_url}/api/state", {}, args.seconds, args.connections)
-    print(f"snapshot {len(snapshot)} bytes; wrk -t1 -c{args.connections} -d{args.seconds}s")
+            base = wrk(f"{base_url}/api/state", {}, seconds, connections)
+    return len(snapshot), {
+        "bare Starlette (baseline)": base,
+        "aomi, keyed App (cached key)": ours_keyed,
+        "aomi, public App (no key)": ours_public,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    size, rows = measure(args.seconds, args.connections)
+    base = rows["bare Starlette (baseline)"]
+    print(f"snapshot {size} bytes; wrk -t1 -c{args.connections} -d{args.seconds}s")
     print(f"{'server':<34} {'req/s':>9} {'p50':>9} {'p99':>9} {'ratio':>7}")
-    for label, (rps, p50, p99) in (
-        ("bare Starlette (baseline)", base),
-        ("aomi, keyed App (cached key)", ours_keyed),
-        ("aomi, public App (no key)", ours_public),
-    ):
+    for label, (rps, p50, p99) in rows.items():
         print(f"{label:<34} {rps:>9.0f} {p50:>9} {p99:>9} {rps / base[0]:>7.2f}")
 
 
