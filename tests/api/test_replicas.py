@@ -12,10 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
+from aomi.agent.models import ModelRegistry
 from aomi.db.engine import create_engine
 from aomi.sessions.store import SessionStore
 from aomi.settings import Settings
-from tests.support.harness import Harness, new_id, running, serving, subscribe
+from tests.support.harness import Harness, SlowModel, new_id, running, serving, subscribe, write_app
 
 
 def _postgres_only(settings: Settings) -> None:
@@ -95,3 +96,22 @@ async def test_an_event_stream_on_one_replica_carries_the_others_events(settings
         ids = [i for i, _ in seen]
         assert ids == sorted(set(ids)) and ids == list(range(ids[0], ids[0] + len(ids)))  # in order, no gap
         assert seen[0][1] == "turn_started"
+
+
+async def test_a_rename_on_one_replica_survives_a_turn_ending_on_the_other(
+    settings: Settings, slow: SlowModel, models: ModelRegistry
+) -> None:
+    """A turn writes only its own columns at its end: another replica's rename meanwhile stays."""
+    _postgres_only(settings)
+    write_app(settings.apps_dir, "slowapp", public=True, models=("slow", "offline"))
+    async with running(settings, models) as a, running(settings, models) as b:
+        sid = new_id()
+        assert (await a.chat(sid, "take your time", app="slowapp")).status_code == 200
+        await asyncio.wait_for(slow.started.wait(), 10)
+        r = await b.client.patch(f"/api/sessions/{sid}", json={"title": "Renamed on b"})
+        assert r.status_code == 200, r.text
+        slow.release.set()
+        await a.wait_idle(sid, app="slowapp", timeout=20)
+        for replica in (a, b):
+            body = (await replica.client.get(f"/api/sessions/{sid}")).json()
+            assert body["title"] == "Renamed on b", body

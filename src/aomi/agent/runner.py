@@ -197,7 +197,13 @@ class TurnRunner:
         try:
             async with self.manager.logging_events(s, (TURN_STARTED, {})) as events:
                 begun = await self.manager.store.begin_turn(
-                    after, user_msg, self.manager.leases, events, byok, supersede=s.parked
+                    after,
+                    user_msg,
+                    self.manager.leases,
+                    events,
+                    byok,
+                    supersede=s.parked,
+                    attributes=list(changes or {}),
                 )
                 if begun is None:
                     raise SessionBusy("a turn is already running in this session (on another server)")
@@ -564,7 +570,13 @@ class TurnRunner:
             # a client that sees the turn end can send at once, and finds the SystemError there.
             async with self.manager.logging_events(s, *entries) as events:
                 usage_id = await self.manager.store.finish_turn(
-                    s, proj.take_completed(), status, write, events, self._usage_row(turn, status.value)
+                    s,
+                    proj.take_completed(),
+                    status,
+                    write,
+                    events,
+                    self._usage_row(turn, status.value),
+                    title=s.title if titled and not by_model else None,
                 )
                 turn.history.applied(write)
                 s.status, s.lease_owner, s.lease_expires_ms, s.task = status, None, None, None

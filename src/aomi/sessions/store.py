@@ -151,6 +151,18 @@ def _session_values(s: Session) -> dict[str, Any]:
     }
 
 
+# What a turn itself writes to its session row; anything else (title, wallet, archive, model)
+# may have been changed meanwhile by a request on another replica and is left alone.
+TURN_COLUMNS = ("status", "updated_ms", "parked_until_ms")
+
+
+def _turn_values(s: Session, attributes: Collection[str] = ()) -> dict[str, Any]:
+    """The turn's own columns of ``s``, and those of the ``attributes`` the turn's request changed."""
+    every = _session_values(s)
+    columns = {*TURN_COLUMNS, *(c for name in attributes for c in ATTRIBUTE_COLUMNS[name])}
+    return {column: every[column] for column in columns}
+
+
 @dataclass(frozen=True)
 class HistoryWrite:
     """Model-history rows to store from position ``start`` on (rows after them are dropped)."""
@@ -277,6 +289,7 @@ class SessionStore:
         byok: tuple[str, str] | None = None,
         *,
         supersede: bool = False,
+        attributes: Collection[str] = (),
     ) -> TurnStart | None:
         """Claim the session for a turn (see `leases`) and commit the user message and ``events``,
         atomically; returns the model history and, for ``byok`` = (owner, provider), that owner's
@@ -286,7 +299,7 @@ class SessionStore:
         None when another owner holds a live lease on a processing session (nothing written).
         """
         now = now_ms()
-        values = {**_session_values(s), **leases.claim_values(now)}
+        values = {**_turn_values(s, attributes), **leases.claim_values(now)}
         async with self.engine.begin() as conn:
             claimed = await conn.execute(
                 update(t.sessions).where(t.sessions.c.id == s.id, claimable(now)).values(**values)
@@ -337,7 +350,7 @@ class SessionStore:
         """Park a turn that waits for the wallet, in one transaction: its messages and history so
         far, its wallet requests and their events, the usage of the part that ran; the session
         stays `processing` with no lease until ``s.parked_until_ms``."""
-        values = _session_values(s)
+        values = _turn_values(s)
         values.update(status=Status.PROCESSING.value, lease_owner=None, lease_expires_ms=None)
         changed = list(changed)
         async with self.engine.begin() as conn:
@@ -412,17 +425,24 @@ class SessionStore:
         history: HistoryWrite | None,
         events: Sequence[Event] = (),
         usage: TurnUsage | None = None,
+        title: str | None = None,
     ) -> int | None:
         """Write the turn's end in one transaction: status, final message contents, the model
-        history's last rows, the end's events and the turn's usage row; release the lease.
-        The usage row's id (None without one)."""
-        values = _session_values(s)
+        history's last rows, the end's events and the turn's usage row; release the lease; an
+        automatic ``title`` unless the session was titled by hand meanwhile. The usage row's id
+        (None without one)."""
+        values = _turn_values(s)
         values.update(status=status.value, lease_owner=None, lease_expires_ms=None)
         changed = list(changed)
         async with self.engine.begin() as conn:
             await self._write_messages(conn, s.id, changed)
             await self._write_history(conn, s.id, history)
             await conn.execute(update(t.sessions).where(t.sessions.c.id == s.id).values(**values))
+            if title is not None:
+                c = t.sessions.c
+                await conn.execute(
+                    update(t.sessions).where(c.id == s.id, c.title_manual.is_(False)).values(title=title)
+                )
             await self._insert_events(conn, s.id, events)
             usage_id = await insert_usage(conn, usage) if usage is not None else None
         return usage_id
