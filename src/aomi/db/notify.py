@@ -83,10 +83,14 @@ class Listener:
                 with contextlib.suppress(Exception):
                     await conn.close()
 
-    async def start(self) -> None:
-        """Listen in the background; returns once the first connection listens."""
+    async def start(self, wait_seconds: float = 10.0) -> None:
+        """Listen in the background; returns once the first connection listens, or after
+        ``wait_seconds`` (it keeps trying; until then other replicas' changes are not heard)."""
         self._task = asyncio.create_task(self._run(), name="aomi-listen")
-        await self.ready.wait()
+        try:
+            await asyncio.wait_for(self.ready.wait(), wait_seconds)
+        except TimeoutError:
+            log.warning("not yet listening for other replicas' changes; serving anyway")
 
     async def aclose(self) -> None:
         if self._task is not None:
