@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+import aomi.logs
 from aomi.cli.main import app
 from aomi.settings import Settings
 from tests.conftest import TEST_SECRET
@@ -37,6 +38,9 @@ class Cli:
 @pytest.fixture
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Cli:
     monkeypatch.chdir(tmp_path)  # no stray .env from the working directory
+    # `aomi serve` sets up the process's logging first thing; in-process that would outlive the
+    # command (a handler on this invocation's captured stderr, the root logger at INFO).
+    monkeypatch.setattr(aomi.logs, "configure_logging", lambda *_args, **_kwargs: None)
     monkeypatch.setenv("AOMI_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("AOMI_DATABASE_URL", settings.resolved_database_url)
     monkeypatch.setenv("AOMI_SECRET_KEY", TEST_SECRET)
