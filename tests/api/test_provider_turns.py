@@ -219,6 +219,9 @@ async def test_a_provider_failure_ends_the_turn_in_error_with_a_clear_system_err
         ]
         # Never a hung session: the next message gets an answer.
         assert agent_messages(await turn(server, sid, "hello again")) == [("ok", None)]
+        # Its title request is answered before the server stops (one cut off by the stop would
+        # reach the fake without its body, and count as a turn's request).
+        await poll(lambda: server.client.get(f"/api/sessions/{sid}"), lambda b: b["title"] == fake.title)
     assert len(fake.requests) == 2
 
 
