@@ -22,7 +22,7 @@ import tempfile
 from bench.common import AOMI, aomi_env, baseline_command, free_port, postgres_database, process
 from bench.session_cache import cold_load, memory, print_cold_load, print_memory
 from bench.sse_latency import run_aomi, run_baseline, summary
-from bench.state_throughput import measure
+from bench.state_throughput import measure, print_rows
 
 
 def _verdict(ok: bool) -> str:
@@ -41,14 +41,8 @@ def main() -> None:
     print(f"open files: {soft} -> {hard}")
 
     size, rows = measure(args.seconds, args.connections)
-    base = rows["bare Starlette (baseline)"]
     print(f"\n1. warm /api/state ({size}-byte snapshot; wrk -t1 -c{args.connections} -d{args.seconds}s)")
-    print(f"   {'server':<32} {'req/s':>8} {'p50':>8} {'p99':>8} {'ratio':>6}")
-    for label, (rps, p50, p99) in rows.items():
-        print(f"   {label:<32} {rps:>8.0f} {p50:>8} {p99:>8} {rps / base[0]:>6.2f}")
-    ratios = {
-        label: figures[0] / base[0] for label, figures in rows.items() if label != "bare Starlette (baseline)"
-    }
+    ratios = print_rows(rows, indent="   ")
 
     with postgres_database() as url:
         print("\n2. ", end="")

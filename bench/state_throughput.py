@@ -96,11 +96,17 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     size, rows = measure(args.seconds, args.connections)
-    base = rows["bare Starlette (baseline)"]
     print(f"snapshot {size} bytes; wrk -t1 -c{args.connections} -d{args.seconds}s")
-    print(f"{'server':<34} {'req/s':>9} {'p50':>9} {'p99':>9} {'ratio':>7}")
+    print_rows(rows)
+
+
+def print_rows(rows: dict[str, Figures], indent: str = "") -> dict[str, float]:
+    """The table of `measure`'s figures; each server's req/s ratio to the baseline's, by label."""
+    base = rows["bare Starlette (baseline)"]
+    print(f"{indent}{'server':<34} {'req/s':>9} {'p50':>9} {'p99':>9} {'ratio':>7}")
     for label, (rps, p50, p99) in rows.items():
-        print(f"{label:<34} {rps:>9.0f} {p50:>9} {p99:>9} {rps / base[0]:>7.2f}")
+        print(f"{indent}{label:<34} {rps:>9.0f} {p50:>9} {p99:>9} {rps / base[0]:>7.2f}")
+    return {label: figures[0] / base[0] for label, figures in rows.items() if figures is not base}
 
 
 if __name__ == "__main__":
