@@ -95,6 +95,16 @@ class MetricsTokenInvalid(AomiError):
     status, code = 401, "metrics_token_invalid"
 
 
+class AdminTokenInvalid(AomiError):
+    status, code = 401, "admin_token_invalid"
+
+
+class AdminDisabled(AomiError):
+    """The admin API and page are off: no admin token is configured."""
+
+    status, code = 404, "not_found"
+
+
 class MissingSecret(AomiError):
     status, code = 400, "missing_secret"
 

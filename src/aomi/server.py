@@ -26,6 +26,7 @@ from aomi.api.fastpath import StateFastPath
 from aomi.api.headers import SecurityHeadersMiddleware
 from aomi.api.limits import BodyLimitMiddleware, RequestShapeMiddleware
 from aomi.api.openapi import install_openapi
+from aomi.api.pages import install_pages
 from aomi.api.ratelimit import RateLimitMiddleware, RateLimits
 from aomi.api.sessions import NEXT_CURSOR_HEADER
 from aomi.apps.registry import AppRegistry, load_registry
@@ -291,6 +292,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
     app.include_router(wallet.router)
     app.include_router(simulate.router)
     app.include_router(secrets.router)
+    install_pages(app)
     return app
 
 

@@ -244,6 +244,11 @@ class Settings(BaseSettings):
         description="Redis for rate limit counters shared by every replica (`redis://host:6379/0`); "
         "unset: each process counts in memory.",
     )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the admin API (`/admin/api/...`) and the admin page (`/admin`); "
+        "unset, both are off (404). App keys never work there.",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         description="When set, `GET /metrics` needs `Authorization: Bearer <token>`; unset, it is open "
