@@ -113,8 +113,10 @@ class ManifestError(Exception):
     """An App manifest is invalid; the message names the file and the field."""
 
 
-class KeyNotFound(Exception):
-    """CLI: no key matches the given id or prefix."""
+class KeyNotFound(AomiError):
+    """No key matches the given id, prefix or key string."""
+
+    status, code = 404, "key_not_found"
 
 
 class WalletProofInvalid(AomiError):

@@ -19,7 +19,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from aomi import __version__
 from aomi.agent.models import ModelRegistry, default_model_registry, report_missing_keys
 from aomi.agent.runner import TurnRunner
-from aomi.api import chat, control, events, health, provider_keys, secrets, sessions, simulate, wallet
+from aomi.api import admin, chat, control, events, health, provider_keys, secrets, sessions, simulate, wallet
 from aomi.api.auth import KEY_HEADER, KEY_HEADER_ALIAS, SESSION_HEADER, Authorizer
 from aomi.api.errors import install_error_handlers
 from aomi.api.fastpath import StateFastPath
@@ -292,6 +292,7 @@ def create_app(settings: Settings | None = None, *, models: ModelRegistry | None
     app.include_router(wallet.router)
     app.include_router(simulate.router)
     app.include_router(secrets.router)
+    app.include_router(admin.router)
     install_pages(app)
     return app
 

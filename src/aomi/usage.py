@@ -6,14 +6,16 @@ everything but their `session_id` (cleared by `SessionStore.delete`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import ColumnElement, Select, case, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aomi.db.tables import usage
 from aomi.sessions.model import Status
+from aomi.timeutil import iso_ms
 
 PARKED = "parked"
 """The status of a usage row for the part of a turn before it parked for the wallet: the turn's
@@ -66,6 +68,25 @@ class UsageTotal:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class UsageBucket:
+    """The turns recorded in ``[start_ms, start_ms + bucket)``, added up."""
+
+    start_ms: int
+    turns: int
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    tool_calls: int
+    errors: int
+    duration_ms: int
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = asdict(self)
+        body["start"] = iso_ms(body.pop("start_ms"))
+        return body
+
+
 class UsageStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -88,32 +109,62 @@ class UsageStore:
         key (no key first), model."""
         c = usage.c
         groups = (c.app, c.key_id, c.model_label, c.provider)
-        query = select(
-            *groups,
-            func.sum(case((c.status != PARKED, 1), else_=0)),
-            func.sum(c.requests),
-            func.sum(c.input_tokens),
-            func.sum(c.output_tokens),
-            func.sum(c.tool_calls),
-            func.sum(case((c.status.not_in([Status.IDLE.value, PARKED]), 1), else_=0)),
-            func.sum(c.duration_ms),
-        ).group_by(*groups)
-        if app is not None:
-            query = query.where(c.app == app)
-        if key_id is not None:
-            query = query.where(c.key_id == key_id)
-        if since_ms is not None:
-            query = query.where(c.created_ms >= since_ms)
-        if until_ms is not None:
-            query = query.where(c.created_ms < until_ms)
+        query = select(*groups, *_sums()).group_by(*groups)
+        query = _within(query, app, key_id, since_ms, until_ms)
         query = query.order_by(c.app, c.key_id.nulls_first(), c.model_label, c.provider)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        # PostgreSQL sums BIGINT columns as NUMERIC: every figure is made an int.
-        totals = []
-        for r in rows:
-            turns, requests, tokens_in, tokens_out, tools, errors, ms = (int(v or 0) for v in r[4:])
-            totals.append(
-                UsageTotal(r[0], r[1], r[2], r[3], turns, requests, tokens_in, tokens_out, tools, errors, ms)
-            )
-        return totals
+        return [UsageTotal(r[0], r[1], r[2], r[3], *_ints(r[4:])) for r in rows]
+
+    async def series(
+        self,
+        *,
+        since_ms: int,
+        until_ms: int,
+        bucket_ms: int,
+        app: str | None = None,
+        key_id: str | None = None,
+    ) -> list[UsageBucket]:
+        """Totals per time bucket (``bucket_ms`` long, counted from ``since_ms``) over every App
+        and key, or one of each when given; only buckets with turns, oldest first."""
+        c = usage.c
+        bucket = ((c.created_ms - since_ms) // bucket_ms).label("bucket")
+        query = select(bucket, *_sums()).group_by(bucket).order_by(bucket)
+        query = _within(query, app, key_id, since_ms, until_ms)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [UsageBucket(since_ms + int(r[0]) * bucket_ms, *_ints(r[1:])) for r in rows]
+
+
+def _sums() -> tuple[ColumnElement[Any], ...]:
+    """The figures of `UsageTotal` from ``turns`` on, summed (SQL)."""
+    c = usage.c
+    return (
+        func.sum(case((c.status != PARKED, 1), else_=0)),
+        func.sum(c.requests),
+        func.sum(c.input_tokens),
+        func.sum(c.output_tokens),
+        func.sum(c.tool_calls),
+        func.sum(case((c.status.not_in([Status.IDLE.value, PARKED]), 1), else_=0)),
+        func.sum(c.duration_ms),
+    )
+
+
+def _ints(values: Sequence[Any]) -> list[int]:
+    # PostgreSQL sums BIGINT columns as NUMERIC: every figure is made an int.
+    return [int(v or 0) for v in values]
+
+
+def _within(
+    query: Select[Any], app: str | None, key_id: str | None, since_ms: int | None, until_ms: int | None
+) -> Select[Any]:
+    c = usage.c
+    if app is not None:
+        query = query.where(c.app == app)
+    if key_id is not None:
+        query = query.where(c.key_id == key_id)
+    if since_ms is not None:
+        query = query.where(c.created_ms >= since_ms)
+    if until_ms is not None:
+        query = query.where(c.created_ms < until_ms)
+    return query

@@ -106,6 +106,6 @@ async def test_chunked_body_over_the_limit_is_413(client: httpx.AsyncClient) -> 
 
 def test_error_module_has_no_stray_classes() -> None:
     text = Path(errors.__file__).read_text()
-    # + ManifestError, KeyNotFound, SecretKeyError, ModelConfigError, ChainConfigError: raised outside
+    # + ManifestError, SecretKeyError, ModelConfigError, ChainConfigError: raised outside
     # HTTP, never rendered
-    assert text.count("class ") == len(_all_error_classes()) + 5
+    assert text.count("class ") == len(_all_error_classes()) + 4

@@ -41,7 +41,10 @@ def test_create_json_is_one_object(cli: Cli) -> None:
         "keys", "create", "--app", "mycoindex", "--app", "default", "--expires-in", "2h", "--json"
     )
     out = json.loads(result.stdout)
-    assert set(out) == {"id", "key", "prefix", "apps", "label", "created_at", "expires_at"}
+    assert set(out) == {
+        *("id", "key", "prefix", "apps", "label", "status"),
+        *("created_at", "expires_at", "last_used_at", "revoked_at"),
+    }
     assert out["key"].startswith("sk-myc-")
     assert out["key"].startswith(out["prefix"])
     assert out["apps"] == ["default", "mycoindex"]
@@ -162,3 +165,27 @@ def test_keys_commands_work_on_a_fresh_database(
     monkeypatch.setenv("AOMI_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
     cli.ok("keys", "create", "--app", "default")
     assert len(_list(cli)) == 1
+
+
+def test_rotate_issues_a_twin_and_sets_the_old_keys_deadline(cli: Cli) -> None:
+    created = json.loads(
+        cli.ok("keys", "create", "--app", "default", "--label", "ci", "--slug", "ci", "--json").stdout
+    )
+    result = cli.ok("keys", "rotate", created["prefix"], "--grace", "2h")
+    assert f"Rotated key {created['id']} ({created['prefix']}): it keeps working until" in result.stdout
+    new_key = next(line.strip() for line in result.stdout.splitlines() if line.strip().startswith("sk-ci-"))
+    rows = {row["id"]: row for row in _list(cli)}
+    assert len(rows) == 2 and new_key not in json.dumps(rows)
+    old = rows[created["id"]]
+    assert abs(_ms(old["expires_at"]) - _ms(old["created_at"]) - 2 * 3_600_000) < 60_000
+    assert old["status"] == "active"
+    [twin] = [row for row in rows.values() if row["id"] != created["id"]]
+    assert twin["apps"] == ["default"] and twin["label"] == "ci" and twin["expires_at"] is None
+    assert new_key.startswith(twin["prefix"])
+
+    out = json.loads(cli.ok("keys", "rotate", twin["id"], "--grace", "0s", "--json").stdout)
+    assert out["old"]["id"] == twin["id"] and out["old"]["status"] == "expired"
+    assert out["key"].startswith("sk-ci-") and out["status"] == "active"
+    assert "has expired" in cli.fails("keys", "rotate", twin["id"])
+    assert "invalid --grace 'soon'" in cli.fails("keys", "rotate", out["id"], "--grace", "soon")
+    assert cli.fails("keys", "rotate", "sk-zz") == "error: no key matches 'sk-zz'"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from dataclasses import dataclass
 
+from pydantic import SecretStr
 from starlette.datastructures import Headers
 from starlette.requests import Request
 
@@ -35,6 +37,17 @@ def parse_session_id(value: str | None) -> str:
         return str(uuid.UUID(value.strip()))
     except ValueError:
         raise InvalidSessionId(f"{SESSION_HEADER} must be a UUID, got {value[:64]!r}") from None
+
+
+def bearer_token(headers: Headers) -> str:
+    """The token of `Authorization: Bearer <token>`; "" when there is none."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def bearer_matches(headers: Headers, expected: SecretStr) -> bool:
+    """The request carries this bearer token (compared in constant time)."""
+    return hmac.compare_digest(bearer_token(headers).encode(), expected.get_secret_value().encode())
 
 
 def session_id_from(headers: Headers) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from aomi.api.auth import bearer_matches
 from aomi.api.deps import ServicesDep
 from aomi.db.engine import check_ready
 from aomi.errors import MetricsTokenInvalid
@@ -46,8 +45,6 @@ async def metrics(request: Request, services: ServicesDep) -> Response:
     database connections in use. With `AOMI_METRICS_TOKEN` set it needs
     `Authorization: Bearer <token>`."""
     token = services.settings.metrics_token
-    if token is not None:
-        sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(sent.encode(), token.get_secret_value().encode()):
-            raise MetricsTokenInvalid("the metrics need Authorization: Bearer <AOMI_METRICS_TOKEN>")
+    if token is not None and not bearer_matches(request.headers, token):
+        raise MetricsTokenInvalid("the metrics need Authorization: Bearer <AOMI_METRICS_TOKEN>")
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from aomi.api.deps import ServicesDep
 from aomi.errors import AdminDisabled
@@ -48,8 +49,8 @@ async def admin_page(services: ServicesDep) -> Response:
 class _StaticFiles(StaticFiles):
     """The pages' own files, with the pages' policy and revalidation on each load."""
 
-    async def get_response(self, path: str, scope: object) -> Response:  # type: ignore[override]
-        response = await super().get_response(path, scope)  # type: ignore[arg-type]
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
         response.headers.update(_PAGE_HEADERS)
         return response
 

@@ -90,11 +90,11 @@ Thread = Annotated[Session, Depends(_thread)]
 CURSOR = r"^[0-9]{1,18}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
 
-def _encode_cursor(updated_ms: int, session_id: str) -> str:
+def encode_cursor(updated_ms: int, session_id: str) -> str:
     return f"{updated_ms}.{session_id}"
 
 
-def _decode_cursor(cursor: str) -> tuple[int, str]:
+def decode_cursor(cursor: str) -> tuple[int, str]:
     ms, _, sid = cursor.partition(".")
     return parse_count(ms, "cursor"), sid
 
@@ -128,12 +128,12 @@ async def list_sessions(
     address = normalize_address(public_key)
     require_wallet_token(request, services, address)
     apps = [app.name for app in await services.auth.usable_apps(request.headers)]
-    before = _decode_cursor(cursor) if cursor else None
+    before = decode_cursor(cursor) if cursor else None
     page = list(await services.sessions.list_by_wallet(address, apps, limit + 1, before))
     headers = {}
     if len(page) > limit:
         page = page[:limit]
-        headers[NEXT_CURSOR_HEADER] = _encode_cursor(page[-1].updated_ms, page[-1].session_id)
+        headers[NEXT_CURSOR_HEADER] = encode_cursor(page[-1].updated_ms, page[-1].session_id)
     return JSONResponse([info.to_json() for info in page], headers=headers)
 
 

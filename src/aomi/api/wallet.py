@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from aomi.api.auth import bearer_token
 from aomi.api.deps import ServicesDep
 from aomi.api.openapi import ERRORS
 from aomi.errors import InvalidInput, WalletTokenRequired
@@ -44,13 +45,13 @@ def require_wallet_token(request: Request, services: Services, address: str) -> 
     """Under AOMI_WALLET_PROOF=required: a valid wallet token for ``address`` (401 otherwise)."""
     if services.settings.wallet_proof != "required":
         return
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(request.headers)
+    if not token:
         raise WalletTokenRequired(
             "listing a wallet's threads needs `Authorization: Bearer <wallet token>`: "
             "sign in with POST /api/wallet/nonce and POST /api/wallet/verify"
         )
-    services.wallet.check(token.strip(), address, wallet_domain(request, services))
+    services.wallet.check(token, address, wallet_domain(request, services))
 
 
 @router.post("/nonce")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from aomi import timeutil
 from aomi.apps.registry import AppRegistry, load_registry
 from aomi.db.engine import create_engine, upgrade
 from aomi.errors import (
@@ -33,10 +33,6 @@ T = TypeVar("T")
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
-
-_DURATION_RE = re.compile(r"([0-9]{1,9})([mhdw])")
-_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
-_MAX_DURATION_MS = 100 * 365 * 86_400_000
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
@@ -121,19 +117,12 @@ async def open_key_store(settings: Settings) -> AsyncIterator[KeyStore]:
         await engine.dispose()
 
 
-def parse_duration_ms(text: str, option: str) -> int:
-    """``30d`` -> milliseconds; units m (minutes), h (hours), d (days), w (weeks)."""
-    match = _DURATION_RE.fullmatch(text.strip())
-    if match is None or int(match.group(1)) == 0:
-        fail(
-            f"invalid {option} {text!r}: use a positive number and a unit m (minutes), h (hours), "
-            "d (days) or w (weeks), e.g. 30d",
-            EXIT_USAGE,
-        )
-    ms = int(match.group(1)) * _UNIT_MS[match.group(2)]
-    if ms > _MAX_DURATION_MS:
-        fail(f"invalid {option} {text!r}: at most 100 years", EXIT_USAGE)
-    return ms
+def parse_duration_ms(text: str, option: str, *, allow_zero: bool = False) -> int:
+    """``30d`` -> milliseconds, or a usage error naming ``option``."""
+    try:
+        return timeutil.parse_duration_ms(text, option, allow_zero=allow_zero)
+    except InvalidInput as exc:
+        fail(exc.message, EXIT_USAGE)
 
 
 def short_time(ms: int | None) -> str:

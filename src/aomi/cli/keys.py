@@ -24,26 +24,12 @@ from aomi.cli.common import (
 from aomi.keys.store import IssuedKey, KeyRecord
 from aomi.timeutil import iso_ms, now_ms
 
-keys_app = typer.Typer(help="Issue, list and revoke App keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="Issue, list, rotate and revoke App keys.", no_args_is_help=True)
 
 
-def _iso(ms: int | None) -> str | None:
-    return iso_ms(ms) if ms is not None else None
-
-
-def record_json(record: KeyRecord, now: int) -> dict[str, Any]:
-    """A key as JSON: never the key itself, never its hash."""
-    return {
-        "id": record.id,
-        "prefix": record.prefix,
-        "label": record.label,
-        "apps": sorted(record.apps),
-        "created_at": _iso(record.created_ms),
-        "expires_at": _iso(record.expires_ms),
-        "last_used_at": _iso(record.last_used_ms),
-        "revoked_at": _iso(record.revoked_ms),
-        "status": record.status(now),
-    }
+def issued_json(issued: IssuedKey) -> dict[str, Any]:
+    """A key just issued: its record and, this once, the key itself."""
+    return {**issued.record.to_json(now_ms()), "key": issued.key}
 
 
 @keys_app.command("create")
@@ -107,16 +93,7 @@ def create(
     issued = asyncio.run(issue())
     record = issued.record
     if as_json:
-        out = {
-            "id": record.id,
-            "key": issued.key,
-            "prefix": record.prefix,
-            "apps": sorted(record.apps),
-            "label": record.label,
-            "created_at": iso_ms(record.created_ms),
-            "expires_at": _iso(record.expires_ms),
-        }
-        typer.echo(json.dumps(out))
+        typer.echo(json.dumps(issued_json(issued)))
         return
     expiry = f"expires {iso_ms(record.expires_ms)}" if record.expires_ms is not None else "no expiry"
     typer.echo(f"Created App key {record.id} for {', '.join(sorted(record.apps))} ({expiry}):")
@@ -141,7 +118,7 @@ def list_keys(
     records = asyncio.run(fetch())
     now = now_ms()
     if as_json:
-        typer.echo(json.dumps([record_json(r, now) for r in records]))
+        typer.echo(json.dumps([r.to_json(now) for r in records]))
         return
     if not records:
         typer.echo("No App keys yet. Issue one with: aomi keys create --app <name>")
@@ -178,3 +155,41 @@ def revoke(
         typer.echo(f"Key {after.id} ({after.prefix}) was already revoked at {when}.")
     else:
         typer.echo(f"Revoked key {after.id} ({after.prefix}) at {when}.")
+
+
+@keys_app.command("rotate")
+@guarded
+def rotate(
+    id_or_prefix: Annotated[
+        str, typer.Argument(help="The key's id, a unique start of its id or prefix, or the full key.")
+    ],
+    grace: Annotated[
+        str,
+        typer.Option(
+            metavar="DURATION",
+            help="How long the old key keeps working: a number and a unit s, m, h, d or w (0 stops it now).",
+        ),
+    ] = "24h",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object (the new key, and the old as 'old').")
+    ] = False,
+) -> None:
+    """Issue a new key for the same Apps, label and expiry; the old one stops after the grace period."""
+    grace_ms = parse_duration_ms(grace, "--grace", allow_zero=True)
+    settings = build_settings()
+
+    async def do_rotate() -> tuple[IssuedKey, KeyRecord]:
+        async with open_key_store(settings) as store:
+            return await store.rotate(id_or_prefix, grace_ms=grace_ms)
+
+    issued, old = asyncio.run(do_rotate())
+    if as_json:
+        typer.echo(json.dumps({**issued_json(issued), "old": old.to_json(now_ms())}))
+        return
+    until = iso_ms(old.expires_ms) if old.expires_ms is not None else "?"
+    typer.echo(f"Rotated key {old.id} ({old.prefix}): it keeps working until {until}.")
+    typer.echo(f"New App key {issued.record.id} for {', '.join(sorted(issued.record.apps))}:")
+    typer.echo("")
+    typer.echo(f"    {issued.key}")
+    typer.echo("")
+    typer.echo("Copy it now: this key will not be shown again (only its prefix is stored).")

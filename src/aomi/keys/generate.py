@@ -20,6 +20,8 @@ IMPORT_MAX_CHARS = 256
 
 _SLUG_RE = re.compile(r"[a-z]{1,8}")
 GENERATED_KEY_RE = re.compile(rf"sk-([a-z]{{1,8}})-([0-9A-Za-z]{{{SECRET_CHARS}}})")
+# At least 9 characters: never the prefix of an imported key (at most 8).
+_GENERATED_PREFIX_RE = re.compile(rf"sk-([a-z]{{1,8}})-[0-9A-Za-z]{{{SECRET_PREFIX_CHARS}}}")
 
 
 def base62_encode(data: bytes, width: int = 0) -> str:
@@ -75,3 +77,9 @@ def display_prefix(key: str) -> str:
         return f"sk-{match.group(1)}-{match.group(2)[:SECRET_PREFIX_CHARS]}"
     validate_import_key(key)
     return key[: min(IMPORTED_PREFIX_CHARS, len(key) // 4)]
+
+
+def slug_of_prefix(prefix: str) -> str | None:
+    """The slug of a generated key, from its display prefix; None for an imported key."""
+    match = _GENERATED_PREFIX_RE.fullmatch(prefix)
+    return match.group(1) if match else None

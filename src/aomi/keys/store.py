@@ -6,6 +6,7 @@ import builtins
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -14,8 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from aomi.db.notify import notify
 from aomi.db.tables import app_key_scopes, app_keys
 from aomi.errors import InvalidInput, KeyNotFound
-from aomi.keys.generate import display_prefix, generate_key, hash_key, validate_import_key, validate_slug
-from aomi.timeutil import now_ms
+from aomi.keys.generate import (
+    display_prefix,
+    generate_key,
+    hash_key,
+    slug_of_prefix,
+    validate_import_key,
+    validate_slug,
+)
+from aomi.timeutil import iso_ms, now_ms
 
 _APP_NAME_MAX = 64
 _LABEL_MAX = 200
@@ -41,6 +49,24 @@ class KeyRecord:
         if self.revoked_ms is not None:
             return "revoked"
         return "active" if self.is_active(now_ms) else "expired"
+
+    def to_json(self, now_ms: int) -> dict[str, Any]:
+        """The key as JSON (CLI and admin API): never the key itself, never its hash."""
+        return {
+            "id": self.id,
+            "prefix": self.prefix,
+            "label": self.label,
+            "apps": sorted(self.apps),
+            "created_at": _iso(self.created_ms),
+            "expires_at": _iso(self.expires_ms),
+            "last_used_at": _iso(self.last_used_ms),
+            "revoked_at": _iso(self.revoked_ms),
+            "status": self.status(now_ms),
+        }
+
+
+def _iso(ms: int | None) -> str | None:
+    return iso_ms(ms) if ms is not None else None
 
 
 @dataclass(frozen=True)
@@ -92,7 +118,18 @@ class KeyStore:
             key = validate_import_key(import_key)
         else:
             key = generate_key(validate_slug(slug) if slug is not None else default_slug(apps[0]))
-        key_hash = hash_key(self._secret, key)
+        issued = self._new(key, scopes, label, expires_ms)
+        try:
+            async with self._engine.begin() as conn:
+                if import_key is not None and await self._id_by_hash(conn, hash_key(self._secret, key)):
+                    raise InvalidInput("this key is already registered")
+                await self._insert(conn, issued)
+        except IntegrityError as exc:
+            # Two concurrent imports of one key: the unique hash index lets exactly one win.
+            raise InvalidInput("this key is already registered") from exc
+        return issued
+
+    def _new(self, key: str, scopes: frozenset[str], label: str | None, expires_ms: int | None) -> IssuedKey:
         record = KeyRecord(
             id=uuid.uuid4().hex,
             prefix=display_prefix(key),
@@ -103,27 +140,58 @@ class KeyStore:
             revoked_ms=None,
             last_used_ms=None,
         )
-        try:
-            async with self._engine.begin() as conn:
-                if import_key is not None and await self._id_by_hash(conn, key_hash) is not None:
-                    raise InvalidInput("this key is already registered")
-                await conn.execute(
-                    app_keys.insert().values(
-                        id=record.id,
-                        prefix=record.prefix,
-                        key_hash=key_hash,
-                        label=label,
-                        created_ms=record.created_ms,
-                        expires_ms=expires_ms,
-                    )
-                )
-                await conn.execute(
-                    app_key_scopes.insert(), [{"key_id": record.id, "app": app} for app in sorted(scopes)]
-                )
-        except IntegrityError as exc:
-            # Two concurrent imports of one key: the unique hash index lets exactly one win.
-            raise InvalidInput("this key is already registered") from exc
         return IssuedKey(record=record, key=key)
+
+    async def _insert(self, conn: AsyncConnection, issued: IssuedKey) -> None:
+        record = issued.record
+        await conn.execute(
+            app_keys.insert().values(
+                id=record.id,
+                prefix=record.prefix,
+                key_hash=hash_key(self._secret, issued.key),
+                label=record.label,
+                created_ms=record.created_ms,
+                expires_ms=record.expires_ms,
+            )
+        )
+        await conn.execute(
+            app_key_scopes.insert(), [{"key_id": record.id, "app": app} for app in sorted(record.apps)]
+        )
+
+    async def rotate(self, id_or_prefix: str, *, grace_ms: int) -> tuple[IssuedKey, KeyRecord]:
+        """A new key for the same Apps, label, slug and expiry (SPEC 2.2); the old one keeps working
+        until ``grace_ms`` from now (or its own earlier expiry), then stops. Both in one transaction.
+        The new key and the old key's record as it now is."""
+        old = await self.resolve(id_or_prefix)
+        now = now_ms()
+        if old.revoked_ms is not None:
+            raise InvalidInput(f"key {old.id} ({old.prefix}) is revoked: issue a new key instead")
+        if not old.is_active(now):
+            raise InvalidInput(f"key {old.id} ({old.prefix}) has expired: issue a new key instead")
+        deadline = now + grace_ms
+        slug = slug_of_prefix(old.prefix) or default_slug(min(old.apps))
+        issued = self._new(generate_key(slug), old.apps, old.label, old.expires_ms)
+        async with self._engine.begin() as conn:
+            await self._insert(conn, issued)
+            await self._expire(conn, old.id, deadline, only_earlier=True)
+        return issued, await self.resolve(old.id)
+
+    async def set_expiry(self, id_or_prefix: str, expires_ms: int | None) -> KeyRecord:
+        """Set (or, with None, clear) a key's expiry; a revoked key stays revoked."""
+        record = await self.resolve(id_or_prefix)
+        async with self._engine.begin() as conn:
+            await self._expire(conn, record.id, expires_ms, only_earlier=False)
+        return await self.resolve(record.id)
+
+    @staticmethod
+    async def _expire(
+        conn: AsyncConnection, key_id: str, expires_ms: int | None, *, only_earlier: bool
+    ) -> None:
+        stmt = update(app_keys).where(app_keys.c.id == key_id)
+        if only_earlier and expires_ms is not None:
+            stmt = stmt.where(or_(app_keys.c.expires_ms.is_(None), app_keys.c.expires_ms > expires_ms))
+        await conn.execute(stmt.values(expires_ms=expires_ms))
+        await notify(conn, "key", key_id)  # every replica drops its cached copy (PostgreSQL)
 
     async def list(self) -> list[KeyRecord]:
         """Every key, newest first."""

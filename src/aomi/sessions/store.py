@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Row, delete, exists, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -16,6 +16,7 @@ from aomi.db import tables as t
 from aomi.db.notify import notify
 from aomi.errors import SessionNotFound
 from aomi.sessions.leases import Leases, claimable
+from aomi.sessions.listing import SessionQuery, SessionSummary, list_sessions
 from aomi.sessions.model import (
     HTTP_EVENT_KINDS,
     SYSTEM_EVENT_KINDS,
@@ -23,7 +24,6 @@ from aomi.sessions.model import (
     Message,
     Sender,
     Session,
-    SessionInfo,
     Status,
     session_owner,
 )
@@ -665,19 +665,13 @@ class SessionStore:
 
     async def list_by_wallet(
         self, address: str, apps: Collection[str], limit: int, before: tuple[int, str] | None
-    ) -> list[SessionInfo]:
+    ) -> list[SessionSummary]:
         """Sessions bound to a wallet, most recently active first, keyset-paginated."""
-        c = t.sessions.c
-        query = select(c.id, c.title, c.archived, c.app, c.created_ms, c.updated_ms).where(
-            c.wallet_address == address, c.app.in_(list(apps))
-        )
-        if before is not None:
-            ms, sid = before
-            query = query.where(or_(c.updated_ms < ms, and_(c.updated_ms == ms, c.id < sid)))
-        query = query.order_by(c.updated_ms.desc(), c.id.desc()).limit(limit)
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(query)
-            return [SessionInfo(r.id, r.title, r.archived, r.app, r.created_ms, r.updated_ms) for r in rows]
+        return await list_sessions(self.engine, SessionQuery(limit, before, wallet=address, apps=apps))
+
+    async def search(self, q: SessionQuery) -> list[SessionSummary]:
+        """Sessions of any wallet (the operator's view), most recently active first."""
+        return await list_sessions(self.engine, q)
 
     async def mark_delivered(self, session_id: str, seqs: Sequence[int]) -> None:
         async with self.engine.begin() as conn:
