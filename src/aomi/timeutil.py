@@ -39,10 +39,9 @@ def parse_iso_ms(text: str, name: str = "time") -> int:
     """An ISO-8601 time (``2026-12-01T10:00:00Z``; no zone means UTC) -> epoch milliseconds."""
     try:
         parsed = datetime.fromisoformat(text.strip().replace("z", "Z"))
-    except ValueError:
-        raise InvalidInput(
-            f"invalid {name} {text!r}: use an ISO-8601 time such as 2026-12-01T10:00:00Z"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return int(parsed.timestamp() * 1000)
+    except (ValueError, OverflowError):
+        example = "2026-12-01T10:00:00Z"
+        raise InvalidInput(f"invalid {name} {text!r}: use an ISO-8601 time such as {example}") from None

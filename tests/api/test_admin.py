@@ -179,9 +179,12 @@ async def test_rotate_keeps_the_old_key_until_the_grace_deadline(admin: Harness)
         ("GET", f"/sessions/{new_id()}", None, 404, "session_not_found"),
         ("DELETE", f"/sessions/{new_id()}", None, 404, "session_not_found"),
         ("GET", "/sessions?before=x", None, 400, None),
-        ("GET", "/usage?since=2026-12-02T00:00:00Z&until=2026-12-01T00:00:00Z", None, 400, "invalid_input"),
+        ("PATCH", "/keys/zzzz", {}, 400, "invalid_input"),
+        ("PATCH", "/keys/zzzz", {"expires_at": None, "expires_in": "1d"}, 400, "invalid_input"),
+        ("POST", "/keys/zzzz/rotate", {"grace": "-1h"}, 400, "invalid_input"),
+        ("GET", "/usage?since=2026-13-01", None, 400, None),
+        ("GET", "/usage?until=yesterday", None, 400, None),
         ("GET", "/usage?bucket=minute", None, 400, None),
-        ("GET", "/usage?since=2020-01-01T00:00:00Z&bucket=hour", None, 400, "invalid_input"),
         ("GET", "/usage?key=zzzz", None, 404, "key_not_found"),
     ],
 )
@@ -276,3 +279,8 @@ async def test_usage_totals_and_series(admin: Harness) -> None:
     assert (await _get(admin, "/usage", app="openapp"))["totals"][0]["turns"] == 1
     earlier = await _get(admin, "/usage", until=iso_ms(now_ms() - 3_600_000))
     assert earlier["totals"] == [] and earlier["series"] == []
+    # A reversed range holds nothing; a long range of hours lists only the hours with turns.
+    reversed_range = await _get(admin, "/usage", since="2030-01-01T00:00:00Z", until="2020-01-01")
+    assert reversed_range["totals"] == [] and reversed_range["series"] == []
+    years = await _get(admin, "/usage", since="2020-01-01", bucket="hour")
+    assert sum(b["turns"] for b in years["series"]) == 3 and len(years["series"]) <= 2

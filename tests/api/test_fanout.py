@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from aomi.db.engine import create_engine
@@ -41,6 +42,25 @@ async def test_a_revoked_key_is_refused_by_every_replica_within_a_second(setting
             while (await replica.state(new_id(), app="keyed", key=key)).status_code != 401:
                 assert time.monotonic() - revoked_at < 1.0, "the revocation did not reach the replica"
                 await asyncio.sleep(0.02)
+
+
+async def test_an_expiry_set_on_one_replicas_admin_api_reaches_the_other(settings: Settings) -> None:
+    _postgres_only(settings)
+    write_app(settings.apps_dir, "keyed")
+    admin = {"Authorization": "Bearer admin-token-for-fanout-tests"}
+    cached = settings.model_copy(
+        update={"key_cache_seconds": 60.0, "admin_token": SecretStr(admin["Authorization"][7:])}
+    )
+    async with running(cached) as a, running(cached) as b:
+        key = await a.issue_key("keyed")
+        assert (await b.state(new_id(), app="keyed", key=key)).status_code == 200  # cached on b
+        r = await a.client.post(f"/admin/api/keys/{key}/rotate", json={"grace": "0s"}, headers=admin)
+        assert r.status_code == 201, r.text
+        deadline = time.monotonic() + 10
+        while (await b.state(new_id(), app="keyed", key=key)).status_code != 401:
+            assert time.monotonic() < deadline, "the rotation did not reach the other replica"
+            await asyncio.sleep(0.02)
+        assert (await b.state(new_id(), app="keyed", key=r.json()["key"])).status_code == 200
 
 
 async def test_the_listener_reconnects_and_reports_the_gap(settings: Settings) -> None:

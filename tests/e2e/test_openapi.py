@@ -22,6 +22,13 @@ from tests.e2e.conftest import ServerProcess
 pytestmark = pytest.mark.e2e
 ST = str(Path(sys.executable).parent / "st")
 SEED = os.environ.get("AOMI_SCHEMATHESIS_SEED", "20261128")
+ADMIN_TOKEN = "schemathesis-admin-token-0123456789"
+
+
+@pytest.fixture
+def env(env: dict[str, str]) -> dict[str, str]:
+    """The admin API on, and every generated request carrying its token: it is fuzzed too."""
+    return {**env, "AOMI_ADMIN_TOKEN": ADMIN_TOKEN}
 
 
 def test_no_server_errors_and_no_schema_violations(server: ServerProcess) -> None:
@@ -38,6 +45,8 @@ def test_no_server_errors_and_no_schema_violations(server: ServerProcess) -> Non
             "/api/updates",
             "--seed",
             SEED,
+            "--header",
+            f"Authorization: Bearer {ADMIN_TOKEN}",
             "--no-color",
         ],
         capture_output=True,

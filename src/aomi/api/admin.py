@@ -24,6 +24,15 @@ from aomi.sessions.listing import SessionQuery
 from aomi.timeutil import iso_ms, now_ms, parse_duration_ms, parse_iso_ms
 
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
+# What the OpenAPI document promises the parsers take (`timeutil`), so a fuzzer's valid input is
+# valid here: ISO-8601 times (years 1000-2999; February 29 is left out, as a pattern cannot tell
+# leap years), and durations of at most 9 digits (zero only for a grace period).
+_DATE = r"[12][0-9]{3}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+_ZONE = r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+_CLOCK = rf"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{{1,6}})?)?{_ZONE}?)?"
+ISO_TIME = f"^{_DATE}{_CLOCK}$"
+LIFETIME = r"^0{0,4}[1-9][0-9]{0,3}[smhdw]$"
+GRACE = r"^[0-9]{1,4}[smhdw]$"
 BUCKETS = {"hour": HOUR_MS, "day": DAY_MS}
 DEFAULT_USAGE_RANGE_MS = 7 * DAY_MS
 MAX_PAGE = 200
@@ -74,12 +83,12 @@ async def _body(request: Request, model: type[M]) -> M:
         raise InvalidInput(f"{where}: {first['msg']}") from None
 
 
-def _expiry(expires_at: str | None, expires_in: str | None) -> int | None:
-    if expires_at is not None and expires_in is not None:
+def _expiry(body: KeyIn | ExpiryIn) -> int | None:
+    if {"expires_at", "expires_in"} <= body.model_fields_set:
         raise InvalidInput("give expires_at or expires_in, not both")
-    if expires_in is not None:
-        return now_ms() + parse_duration_ms(expires_in, "expires_in")
-    return parse_iso_ms(expires_at, "expires_at") if expires_at is not None else None
+    if body.expires_in is not None:
+        return now_ms() + parse_duration_ms(body.expires_in, "expires_in")
+    return parse_iso_ms(body.expires_at, "expires_at") if body.expires_at is not None else None
 
 
 def _issued(issued: IssuedKey) -> dict[str, Any]:
@@ -109,24 +118,29 @@ KeyRef = Annotated[
 
 
 class KeyIn(BaseModel):
-    model_config = {"extra": "forbid"}
+    model_config = {
+        "extra": "forbid",
+        "json_schema_extra": {"not": {"required": ["expires_at", "expires_in"]}},
+    }
     apps: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         min_length=1, max_length=64, description="Apps the key may use."
     )
     label: str | None = Field(default=None, max_length=200, description="Free text to recognize it by.")
-    expires_in: str | None = Field(default=None, max_length=32, description="Lifetime such as `30d`.")
-    expires_at: str | None = Field(default=None, max_length=64, description="ISO-8601 expiry time.")
+    expires_in: str | None = Field(default=None, pattern=LIFETIME, description="Lifetime such as `30d`.")
+    expires_at: str | None = Field(default=None, pattern=ISO_TIME, description="ISO-8601 expiry time.")
 
 
 class ExpiryIn(BaseModel):
-    model_config = {"extra": "forbid"}
-    expires_in: str | None = Field(default=None, max_length=32, description="From now, such as `1h`.")
-    expires_at: str | None = Field(default=None, max_length=64, description="ISO-8601; null: no expiry.")
+    """Exactly one of the two."""
+
+    model_config = {"extra": "forbid", "json_schema_extra": {"minProperties": 1, "maxProperties": 1}}
+    expires_in: str | None = Field(default=None, pattern=LIFETIME, description="From now, such as `1h`.")
+    expires_at: str | None = Field(default=None, pattern=ISO_TIME, description="ISO-8601; null: no expiry.")
 
 
 class RotateIn(BaseModel):
     model_config = {"extra": "forbid"}
-    grace: str = Field(default="24h", max_length=32, description="How long the old key keeps working.")
+    grace: str = Field(default="24h", pattern=GRACE, description="How long the old key keeps working.")
 
 
 @router.get("/keys")
@@ -140,9 +154,7 @@ async def list_keys(services: ServicesDep) -> Response:
 async def issue_key(request: Request, services: ServicesDep) -> Response:
     """Issue a key; the answer holds it (`key`) this once."""
     body = await _body(request, KeyIn)
-    issued = await _admin(services).issue_key(
-        body.apps, body.label, _expiry(body.expires_at, body.expires_in)
-    )
+    issued = await _admin(services).issue_key(body.apps, body.label, _expiry(body))
     return _json(_issued(issued), 201)
 
 
@@ -156,7 +168,9 @@ async def show_key(services: ServicesDep, key_id: KeyRef) -> Response:
 async def set_key_expiry(request: Request, services: ServicesDep, key_id: KeyRef) -> Response:
     """Set a key's expiry (`expires_at`, or `expires_in` from now); `expires_at: null` clears it."""
     body = await _body(request, ExpiryIn)
-    record = await _admin(services).set_key_expiry(key_id, _expiry(body.expires_at, body.expires_in))
+    if not body.model_fields_set:
+        raise InvalidInput("give expires_at (null clears the expiry) or expires_in")
+    record = await _admin(services).set_key_expiry(key_id, _expiry(body))
     return _json(record.to_json(now_ms()))
 
 
@@ -178,7 +192,9 @@ async def rotate_key(request: Request, services: ServicesDep, key_id: KeyRef) ->
 
 # -- Sessions ---------------------------------------------------------------------------------
 
-SessionRef = Annotated[str, Path(max_length=64, description="The session id (a UUID).")]
+SessionRef = Annotated[
+    str, Path(description="The session id (a UUID).", json_schema_extra={"format": "uuid"})
+]
 
 
 @router.get("/sessions")
@@ -231,9 +247,9 @@ async def delete_session(services: ServicesDep, session_id: SessionRef) -> Respo
 async def usage(
     services: ServicesDep,
     since: Annotated[
-        str | None, Query(max_length=64, description="ISO-8601; default: 7 days before until.")
+        str | None, Query(pattern=ISO_TIME, description="ISO-8601; default: 7 days before `until`.")
     ] = None,
-    until: Annotated[str | None, Query(max_length=64, description="ISO-8601; default: now.")] = None,
+    until: Annotated[str | None, Query(pattern=ISO_TIME, description="ISO-8601; default: now.")] = None,
     bucket: Annotated[
         str | None, Query(pattern="^(hour|day)$", description="`hour` or `day`; default: hour up to 2 days.")
     ] = None,
