@@ -7,7 +7,7 @@ everything but their `session_id` (cleared by `SessionStore.delete`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, insert, select
@@ -48,13 +48,9 @@ async def insert_usage(conn: AsyncConnection, u: TurnUsage) -> int:
 
 
 @dataclass(frozen=True)
-class UsageTotal:
-    """The turns of one App, key (None: no key) and model, added up."""
+class UsageFigures:
+    """What a set of turns used, added up."""
 
-    app: str
-    key_id: str | None
-    model_label: str
-    provider: str
     turns: int
     requests: int
     input_tokens: int
@@ -64,22 +60,25 @@ class UsageTotal:
     """Turns that did not end `idle` (`error` or `interrupted`)."""
     duration_ms: int
 
+
+@dataclass(frozen=True)
+class UsageTotal(UsageFigures):
+    """The turns of one App, key (None: no key) and model, added up."""
+
+    app: str
+    key_id: str | None
+    model_label: str
+    provider: str
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
 @dataclass(frozen=True)
-class UsageBucket:
+class UsageBucket(UsageFigures):
     """The turns recorded in ``[start_ms, start_ms + bucket)``, added up."""
 
     start_ms: int
-    turns: int
-    requests: int
-    input_tokens: int
-    output_tokens: int
-    tool_calls: int
-    errors: int
-    duration_ms: int
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = asdict(self)
@@ -114,7 +113,10 @@ class UsageStore:
         query = query.order_by(c.app, c.key_id.nulls_first(), c.model_label, c.provider)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [UsageTotal(r[0], r[1], r[2], r[3], *_ints(r[4:])) for r in rows]
+        return [
+            UsageTotal(**_figures(r[4:]), app=r[0], key_id=r[1], model_label=r[2], provider=r[3])
+            for r in rows
+        ]
 
     async def series(
         self,
@@ -133,11 +135,11 @@ class UsageStore:
         query = _within(query, app, key_id, since_ms, until_ms)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [UsageBucket(since_ms + int(r[0]) * bucket_ms, *_ints(r[1:])) for r in rows]
+        return [UsageBucket(**_figures(r[1:]), start_ms=since_ms + int(r[0]) * bucket_ms) for r in rows]
 
 
 def _sums() -> tuple[ColumnElement[Any], ...]:
-    """The figures of `UsageTotal` from ``turns`` on, summed (SQL)."""
+    """The `UsageFigures` fields, in their order, summed (SQL)."""
     c = usage.c
     return (
         func.sum(case((c.status != PARKED, 1), else_=0)),
@@ -150,9 +152,11 @@ def _sums() -> tuple[ColumnElement[Any], ...]:
     )
 
 
-def _ints(values: Sequence[Any]) -> list[int]:
+def _figures(values: Sequence[Any]) -> dict[str, Any]:
+    """The summed columns of `_sums` as `UsageFigures` fields."""
     # PostgreSQL sums BIGINT columns as NUMERIC: every figure is made an int.
-    return [int(v or 0) for v in values]
+    names = [f.name for f in fields(UsageFigures)]
+    return dict(zip(names, (int(v or 0) for v in values), strict=True))
 
 
 def _within(

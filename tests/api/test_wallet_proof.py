@@ -10,35 +10,13 @@ from typing import Any
 import httpx
 import pytest_asyncio
 from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
-from siwe import SiweMessage
 
 from aomi.agent.models import ModelRegistry
 from aomi.settings import Settings
 from aomi.timeutil import iso_ms, now_ms
 from tests.support.harness import Harness, new_id, running
-
-DOMAIN = "aomi.test"  # the Host of the in-process test client
-
-
-def siwe_text(account: LocalAccount, nonce: str, domain: str = DOMAIN, **fields: Any) -> str:
-    message = SiweMessage(
-        domain=domain,
-        address=account.address,
-        uri=f"https://{domain}/login",
-        version="1",
-        chain_id=1,
-        issued_at=iso_ms(now_ms()),
-        nonce=nonce,
-        statement="List my Aomi threads.",
-        **fields,
-    )
-    return str(message.prepare_message())
-
-
-def sign(account: LocalAccount, text: str) -> str:
-    return str(account.sign_message(encode_defunct(text=text)).signature.to_0x_hex())
+from tests.support.siwe import DOMAIN, sign, siwe_text
 
 
 async def nonce(h: Harness) -> str:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from aomi.cli.apps import apps_app
+from aomi.cli.chat import chat_command
 from aomi.cli.common import EXIT_FAILURE, build_settings, guarded
 from aomi.cli.db import db_app
 from aomi.cli.docs import docs_app
@@ -27,6 +28,7 @@ app.add_typer(apps_app, name="apps")
 app.add_typer(docs_app, name="docs")
 app.add_typer(models_app, name="models")
 app.command("usage")(usage_command)
+app.command("chat")(chat_command)
 
 
 @app.command("serve")
