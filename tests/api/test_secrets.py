@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from aomi.crypto import Sealer
 from aomi.db.tables import client_secrets
+from aomi.secrets import SEALER_PURPOSE
 from aomi.settings import Settings
 from tests.support.harness import Harness, running
 
@@ -32,7 +34,13 @@ async def test_ingest_returns_handles_and_stores_only_ciphertext(server: Harness
     assert SECRET not in r.text
     rows = await _stored(server)
     assert {(row.client_id, row.name) for row in rows} == {("tab-1", "API_KEY"), ("tab-1", "other_token")}
-    assert all(SECRET not in row.ciphertext and "VERY" not in row.ciphertext for row in rows)
+    # Stored sealed: each row opens to its value under the server's key, and shows no part of it.
+    # (A fixed word such as "VERY" turns up in 1 of about 40,000 random Fernet tokens: checking for
+    # one made this test fail by chance once.)
+    sealer = Sealer(server.settings.resolved_secret_key, SEALER_PURPOSE)
+    opened = {row.name: sealer.open(row.ciphertext) for row in rows}
+    assert opened == {"API_KEY": SECRET, "other_token": "x"}
+    assert all(SECRET not in row.ciphertext and SECRET[:12] not in row.ciphertext for row in rows)
     # Tools get the values server-side, per client, only the names asked for.
     secrets = server.services.secrets
     assert await secrets.values("tab-1", ["API_KEY", "MISSING"]) == {"API_KEY": SECRET}
