@@ -19,6 +19,7 @@ from tests.support.harness import Harness, new_id, running
 TOKEN = "admin-token-for-tests-0123456789"
 ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 WALLET = "0x" + "ab" * 20
+UNKNOWN_SESSION = "7d0c6f3e-2b1a-4c59-9e8d-3f6a5b4c2d10"  # fixed: test ids must not vary between runs
 
 
 @pytest_asyncio.fixture
@@ -176,8 +177,8 @@ async def test_rotate_keeps_the_old_key_until_the_grace_deadline(admin: Harness)
         ("GET", "/keys/zzzz", None, 404, "key_not_found"),
         ("POST", "/keys/zzzz/rotate", {}, 404, "key_not_found"),
         ("GET", "/sessions/not-a-uuid", None, 400, "invalid_session_id"),
-        ("GET", f"/sessions/{new_id()}", None, 404, "session_not_found"),
-        ("DELETE", f"/sessions/{new_id()}", None, 404, "session_not_found"),
+        ("GET", f"/sessions/{UNKNOWN_SESSION}", None, 404, "session_not_found"),
+        ("DELETE", f"/sessions/{UNKNOWN_SESSION}", None, 404, "session_not_found"),
         ("GET", "/sessions?before=x", None, 400, None),
         ("PATCH", "/keys/zzzz", {}, 400, "invalid_input"),
         ("PATCH", "/keys/zzzz", {"expires_at": None, "expires_in": "1d"}, 400, "invalid_input"),
