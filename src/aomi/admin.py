@@ -67,6 +67,13 @@ class AdminService:
         return app
 
     # Keys: a change is forgotten by this process's cache at once (other replicas hear a NOTIFY).
+    async def list_keys(self) -> list[KeyRecord]:
+        return await self.keys.list()
+
+    async def key(self, key: str) -> KeyRecord:
+        """The key named by its id, a unique start of it or of its prefix, or the key itself."""
+        return await self.keys.resolve(key)
+
     async def issue_key(self, apps: Sequence[str], label: str | None, expires_ms: int | None) -> IssuedKey:
         for name in apps:
             self.app(name)

@@ -147,7 +147,7 @@ class RotateIn(BaseModel):
 async def list_keys(services: ServicesDep) -> Response:
     """Every App key, newest first (never the keys themselves)."""
     now = now_ms()
-    return _json({"keys": [r.to_json(now) for r in await services.keys.list()]})
+    return _json({"keys": [r.to_json(now) for r in await _admin(services).list_keys()]})
 
 
 @router.post("/keys", status_code=201, openapi_extra=inputs(body=KeyIn, required=True))
@@ -161,7 +161,7 @@ async def issue_key(request: Request, services: ServicesDep) -> Response:
 @router.get("/keys/{key_id}")
 async def show_key(services: ServicesDep, key_id: KeyRef) -> Response:
     """One key."""
-    return _json((await services.keys.resolve(key_id)).to_json(now_ms()))
+    return _json((await _admin(services).key(key_id)).to_json(now_ms()))
 
 
 @router.patch("/keys/{key_id}", openapi_extra=inputs(body=ExpiryIn, required=True))
@@ -261,7 +261,7 @@ async def usage(
     until_ms = parse_iso_ms(until, "until") if until else now_ms()
     since_ms = parse_iso_ms(since, "since") if since else until_ms - DEFAULT_USAGE_RANGE_MS
     chosen = bucket or ("hour" if until_ms - since_ms <= 2 * DAY_MS else "day")
-    key_id = (await services.keys.resolve(key)).id if key else None
+    key_id = (await _admin(services).key(key)).id if key else None
     result = await _admin(services).usage_over(since_ms, until_ms, BUCKETS[chosen], app, key_id)
     return _json(
         {
