@@ -26,7 +26,7 @@ from aomi.agent.models import ModelRegistry
 from aomi.sessions.leases import OUTAGE_ORPHAN_MESSAGE
 from aomi.settings import Settings
 from tests.conftest import TEST_SECRET
-from tests.support.harness import Harness, SlowModel, headers, new_id, poll, running
+from tests.support.harness import Harness, SlowModel, headers, new_id, poll, running, until
 from tests.support.price_server import FakePriceApi
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
@@ -251,8 +251,7 @@ async def test_a_turn_caught_by_an_outage_says_so(
         await slow.started.wait()
         with full_disk(h.services.engine):
             slow.release.set()
-            while h.services.manager.running():
-                await asyncio.sleep(0.01)
+            await until(lambda: not h.services.manager.running(), "the turn ends")
         body = await poll(
             lambda: h.state(sid, key=key), lambda b: not b["is_processing"] and b["system_events"] != [], 10
         )

@@ -15,7 +15,7 @@ from aomi.api.auth import Caller
 from aomi.api.events import _stream
 from aomi.sessions.model import SYSTEM_NOTICE
 from aomi.settings import Settings
-from tests.support.harness import LiveServer, new_id, serving, subscribe
+from tests.support.harness import LiveServer, new_id, serving, subscribe, until
 
 
 @pytest_asyncio.fixture
@@ -108,10 +108,7 @@ async def test_two_hundred_subscribers_all_receive_an_event(
         AsyncExitStack() as stack,
     ):
         readers = await asyncio.gather(*(subscribe(stack, many, sid) for _ in range(200)))
-        deadline = asyncio.get_running_loop().time() + 10
-        while live.services.manager.bus.subscriber_count(sid) < 200:
-            assert asyncio.get_running_loop().time() < deadline
-            await asyncio.sleep(0.01)
+        await until(lambda: live.services.manager.bus.subscriber_count(sid) == 200, "200 subscribers")
         await client.post("/api/system", params={"message": "to everyone"}, headers={"X-Session-Id": sid})
         got = await asyncio.gather(*(r.until("system_notice", timeout=20) for r in readers))
     assert len(got) == 200
@@ -150,8 +147,7 @@ async def test_a_subscriber_that_falls_behind_catches_up_from_the_log(live: Live
     assert default is not None
     stream = _stream(services, sid, None, Caller(default, None), None)
     first = asyncio.ensure_future(anext(stream))
-    while services.manager.bus.subscriber_count(sid) == 0:
-        await asyncio.sleep(0.01)
+    await until(lambda: services.manager.bus.subscriber_count(sid) > 0, "the stream subscribes")
     count = services.settings.sse_queue_size * 2 + 5
     for i in range(count):
         await services.manager.add_event(s, SYSTEM_NOTICE, f"n{i}")

@@ -119,13 +119,23 @@ async def poll(
     """Poll until ``done(body)`` holds; fail with the last body at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
-        response = await fetch()
+        async with asyncio.timeout(timeout):  # a request that never answers fails here too
+            response = await fetch()
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         if done(body):
             return body
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not reached in {timeout} s; last body: {body}")
+        await asyncio.sleep(0.01)
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Wait until ``condition()`` holds; fail naming ``what`` at the deadline (a test never spins
+    for ever: a hung test would stall the whole run)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not reached in {timeout} s"
         await asyncio.sleep(0.01)
 
 
@@ -215,10 +225,12 @@ class SseReader:
                     return events
 
     async def until(self, event_type: str, timeout: float = 5.0) -> SseEvent:
-        while True:
-            event = await self.next(timeout)
-            if event.data["type"] == event_type:
-                return event
+        """The next ``event_type`` event, skipping others; ``timeout`` bounds the whole wait."""
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self.next(timeout)
+                if event.data["type"] == event_type:
+                    return event
 
 
 async def subscribe(stack: AsyncExitStack, client: httpx.AsyncClient, sid: str, **headers: str) -> SseReader:
