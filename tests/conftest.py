@@ -8,10 +8,14 @@ skipped locally; under CI=true that is an error, so CI can never pass without th
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import os
+import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -31,6 +35,38 @@ pai_models.ALLOW_MODEL_REQUESTS = False
 
 PG_BASE = os.environ.get("AOMI_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 TEST_SECRET = "test-secret-not-for-production-0123456789"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> None:
+    """Just before pytest-timeout ends a timed-out test's process, every thread's stack is written
+    to the real stderr: pytest-timeout writes it to the terminal, which a test worker (xdist) does
+    not have, so a hang in CI would leave no trace."""
+    timer = threading.Timer(max(settings.timeout - 1, 0.5), _dump_stacks, (item, settings.timeout))
+    timer.daemon = True
+    item.stash[_STACK_TIMER] = timer
+    timer.start()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_cancel_timer(item: pytest.Item) -> None:
+    timer = item.stash.get(_STACK_TIMER, None)
+    if timer is not None:
+        timer.cancel()
+
+
+_STACK_TIMER = pytest.StashKey[threading.Timer]()
+
+
+def _dump_stacks(item: pytest.Item, timeout: float) -> None:
+    capman = item.config.pluginmanager.getplugin("capturemanager")
+    if capman is not None:
+        capman.suspend_global_capture(in_=True)  # fd 2 is the process's own stderr again
+    err = sys.__stderr__
+    assert err is not None
+    err.write(f"\n+++ {item.nodeid} is past its {timeout:g} s; every thread's stack: +++\n")
+    err.flush()
+    faulthandler.dump_traceback(err, all_threads=True)
 
 
 def _pg_url(db: str, driver: str = "postgresql") -> str:
