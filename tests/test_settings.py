@@ -4,7 +4,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from aomi.settings import SECRET_FILE_NAME, Settings
 
@@ -37,3 +37,16 @@ def test_configured_secret_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     s = Settings(data_dir=tmp_path)
     assert (s.resolved_secret_key, s.port) == (b"from-env-" + b"e" * 32, 9000)
     assert not (tmp_path / SECRET_FILE_NAME).exists()
+
+
+def test_a_short_admin_token_is_refused_and_an_empty_one_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AOMI_ADMIN_TOKEN", "hunter2")
+    with pytest.raises(
+        ValidationError, match="7 characters is too short for the admin token; use at least 24"
+    ):
+        Settings()
+    monkeypatch.setenv("AOMI_ADMIN_TOKEN", "")
+    assert Settings().admin_token is None
+    monkeypatch.setenv("AOMI_ADMIN_TOKEN", "a" * 24)
+    token = Settings().admin_token
+    assert token is not None and token.get_secret_value() == "a" * 24

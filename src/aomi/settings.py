@@ -20,6 +20,8 @@ log = logging.getLogger("aomi.settings")
 SECRET_FILE_NAME = "aomi-secret.key"
 # HMAC-SHA256 keys shorter than its 32-byte output weaken the App key hashes.
 MIN_SECRET_BYTES = 32
+# The admin token opens every App's keys and sessions: short enough to guess, it is refused.
+MIN_ADMIN_TOKEN_CHARS = 24
 
 
 class Settings(BaseSettings):
@@ -246,8 +248,8 @@ class Settings(BaseSettings):
     )
     admin_token: SecretStr | None = Field(
         default=None,
-        description="Bearer token of the admin API (`/admin/api/...`) and the admin page (`/admin`); "
-        "unset, both are off (404). App keys never work there.",
+        description="Bearer token of the admin API (`/admin/api/...`) and the admin page (`/admin`), at "
+        "least 24 characters; unset, both are off (404). App keys never work there.",
     )
     metrics_token: SecretStr | None = Field(
         default=None,
@@ -286,6 +288,18 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'aomi.db').resolve()}"
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None  # set but empty: off, as unset
+        if len(value.get_secret_value()) < MIN_ADMIN_TOKEN_CHARS:
+            raise ValueError(
+                f"{len(value.get_secret_value())} characters is too short for the admin token; use at "
+                f"least {MIN_ADMIN_TOKEN_CHARS} (e.g. the output of `openssl rand -hex 32`)"
+            )
+        return value
 
     @field_validator("rate_limit_per_key", "rate_limit_per_session")
     @classmethod

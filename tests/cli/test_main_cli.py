@@ -67,6 +67,12 @@ def test_serve_rejects_bad_port(cli: Cli) -> None:
     assert cli.fails("serve", "--port", "70000").startswith("error: invalid setting AOMI_PORT:")
 
 
+def test_serve_refuses_a_short_admin_token(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AOMI_ADMIN_TOKEN", "admin")
+    line = cli.fails("serve")
+    assert line.startswith("error: invalid setting AOMI_ADMIN_TOKEN:") and "at least 24" in line, line
+
+
 def test_main_turns_unexpected_errors_into_one_line(
     cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
