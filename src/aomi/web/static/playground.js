@@ -21,7 +21,8 @@ const state = {
   title: "New Chat",
   processing: false,
   pollTimer: null,
-  source: null,
+  /** The live-updates stream's AbortController (one stream at a time). */
+  stream: null,
   threads: [],
   /** Wallet requests of this thread: "tx:1" -> {kind, id, payload, settled, note}. */
   wallet: new Map(),
@@ -626,43 +627,89 @@ async function answerWallet(req, approve) {
 
 // ---------------------------------------------------------------- live updates
 
+// Read with fetch, not EventSource: EventSource cannot send headers, and with
+// AOMI_SESSION_ACCESS=key a keyed App's stream needs the App key. A dropped stream is opened again
+// (backing off up to 10 s) with Last-Event-ID, so nothing is missed in between.
+
 function subscribe() {
-  if (state.source) state.source.close();
+  if (state.stream) state.stream.abort();
+  const controller = new AbortController();
+  state.stream = controller;
+  follow(state.sessionId, controller.signal);
+}
+
+async function follow(sessionId, signal) {
   const badge = $("connection");
-  const source = new EventSource(`/api/updates?session_id=${encodeURIComponent(state.sessionId)}`);
-  state.source = source;
-  source.onopen = () => {
-    badge.textContent = "live";
-    badge.className = "badge ok";
-  };
-  source.onerror = () => {
+  let lastId = null;
+  let delay = 500;
+  while (!signal.aborted) {
+    try {
+      const headers = { Accept: "text/event-stream", "X-Session-Id": sessionId, ...keyHeaders() };
+      if (lastId !== null) headers["Last-Event-ID"] = lastId;
+      const response = await fetch("/api/updates", { headers, signal, cache: "no-store" });
+      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+      badge.textContent = "live";
+      badge.className = "badge ok";
+      delay = 500;
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.search(/(\r\n|\r|\n){2}/)) >= 0) {
+          const frame = parseFrame(buffer.slice(0, end));
+          buffer = buffer.slice(end).replace(/^(\r\n|\r|\n){2}/, "");
+          if (frame.id !== null) lastId = frame.id;
+          if (frame.data !== null) onUpdate(frame.data);
+        }
+      }
+    } catch {
+      // a refused or dropped stream: shown below, then opened again
+    }
+    if (signal.aborted) return;
     badge.textContent = "reconnecting…";
     badge.className = "badge warn";
-  };
-  source.onmessage = (event) => {
-    let data;
-    try {
-      data = JSON.parse(event.data);
-    } catch {
-      return;
-    }
-    if (data.session_id && data.session_id !== state.sessionId) return;
-    if (data.type === "title_changed") {
-      setTitle(data.new_title);
-      loadThreads();
-    } else if (data.type === "system_notice") {
-      say($("settings-status"), data.message, "");
-    } else if (data.type === "turn_finished") {
-      fetchState();
-      loadThreads();
-      return;
-    }
-    if (data.type === "turn_started") {
-      state.processing = true;
-      setStatus("processing");
-    }
-    startPolling();
-  };
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 10000);
+  }
+}
+
+/** One SSE frame: its `id:` and its `data:` lines joined (null when absent); comments dropped. */
+function parseFrame(text) {
+  let id = null;
+  const data = [];
+  for (const line of text.split(/\r\n|\r|\n/)) {
+    if (line.startsWith("id:")) id = line.slice(3).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+  }
+  return { id, data: data.length ? data.join("\n") : null };
+}
+
+function onUpdate(raw) {
+  let data;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return;
+  }
+  if (data.session_id && data.session_id !== state.sessionId) return;
+  if (data.type === "title_changed") {
+    setTitle(data.new_title);
+    loadThreads();
+  } else if (data.type === "system_notice") {
+    say($("settings-status"), data.message, "");
+  } else if (data.type === "turn_finished") {
+    fetchState();
+    loadThreads();
+    return;
+  }
+  if (data.type === "turn_started") {
+    state.processing = true;
+    setStatus("processing");
+  }
+  startPolling();
 }
 
 // ---------------------------------------------------------------- wiring
@@ -698,6 +745,7 @@ function wire() {
   $("app-key-apply").addEventListener("click", async () => {
     state.key = $("app-key").value.trim();
     sessionStorage.setItem("aomi.playground.key", state.key);
+    subscribe(); // the stream carries the key too
     await loadApps();
     await loadThreads();
   });
