@@ -37,6 +37,9 @@ PG_BASE = os.environ.get("AOMI_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 TEST_SECRET = "test-secret-not-for-production-0123456789"
 
 
+_STACK_TIMER = pytest.StashKey[threading.Timer]()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> None:
     """Just before pytest-timeout ends a timed-out test's process, every thread's stack is written
@@ -53,9 +56,6 @@ def pytest_timeout_cancel_timer(item: pytest.Item) -> None:
     timer = item.stash.get(_STACK_TIMER, None)
     if timer is not None:
         timer.cancel()
-
-
-_STACK_TIMER = pytest.StashKey[threading.Timer]()
 
 
 def _dump_stacks(item: pytest.Item, timeout: float) -> None:
