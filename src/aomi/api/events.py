@@ -38,6 +38,7 @@ from aomi.errors import KeyInvalid, PayloadTooLarge
 from aomi.services import Services
 from aomi.sessions.bus import Subscription
 from aomi.sessions.model import ASYNC_CALLBACK, SYSTEM_NOTICE, Event
+from aomi.timeutil import now_ms
 from aomi.validation import INT64_MAX, check_json, parse_count
 from aomi.wallet.requests import parse_wallet_answer
 
@@ -139,22 +140,28 @@ def _frame(event: Event, session_id: str) -> ServerSentEvent | None:
 
 
 # A stream opened with a key re-checks it this often, trusting a cached verification for at
-# most KEY_RECHECK_MAX_AGE: a revoked or expired key ends the stream within about 0.75 s.
+# most KEY_RECHECK_MAX_AGE: a revoked key ends the stream within about 0.75 s. An expiring key is
+# also checked at its deadline, so its stream ends then, not up to a tick later.
 KEY_RECHECK_SECONDS = 0.25
 KEY_RECHECK_MAX_AGE = 0.5
 
 
 async def _watch_key(services: Services, key: str, sub: Subscription) -> None:
     """Close the subscription once the stream's key stops being valid (revoked, expired)."""
+    expires_ms: int | None = None
     while True:
-        await asyncio.sleep(KEY_RECHECK_SECONDS)
+        wait = KEY_RECHECK_SECONDS
+        if expires_ms is not None:
+            wait = min(wait, max(0.0, (expires_ms - now_ms()) / 1000))
+        # Asked again even at the deadline: the key's expiry may have been moved meanwhile.
+        await asyncio.sleep(wait)
         try:
-            await services.verifier.verify(key, max_age=KEY_RECHECK_MAX_AGE)
+            expires_ms = (await services.verifier.verify(key, max_age=KEY_RECHECK_MAX_AGE)).expires_ms
         except KeyInvalid:
-            sub.close()
-            return
+            break
         except Exception:  # the database is away: keep the stream, ask again on the next tick
             log.warning("could not re-check an event stream's App key", exc_info=True)
+    sub.close()
 
 
 async def _may_deliver(services: Services, caller: Caller, sid: str) -> bool:
